@@ -1,0 +1,73 @@
+// The detection pipeline, read left to right:
+//   samples -> Stft (frames, spectrum) -> NoiseFloor -> EventDetector -> Sound
+// One object per audio stream. process() keeps all state between calls, so feeding
+// a recording in one chunk or in many gives the same sounds.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+namespace birdsong::dsp {
+
+struct DetectorConfig {
+  double min_hz = 1000.0;          // band searched for bird sounds
+  double max_hz = 12000.0;
+  double frame_s = 0.0107;         // analysis frame length (rounded to a power-of-two FFT)
+  double threshold_db = 9.0;       // excess over the noise floor that marks sound
+  double min_duration_s = 0.04;    // shorter blips are not sounds
+  double max_duration_s = 15.0;    // a sound this long is closed and reported
+  double merge_gap_s = 0.25;       // silences shorter than this join syllables into one sound
+  double noise_adapt_s = 4.0;      // how fast the noise floor follows sustained sound
+  double min_confidence = 0.5;     // sounds less bird-like than this are not reported
+};
+
+// Throws std::invalid_argument("<key>: <value>: expected ...") for the first bad field.
+void validate(const DetectorConfig& config);
+
+// One detected sound. Times are seconds from the first sample fed to the detector.
+struct Sound {
+  double start_s = 0.0;
+  double end_s = 0.0;
+  double low_hz = 0.0;
+  double high_hz = 0.0;
+  double peak_hz = 0.0;
+  double snr_db = 0.0;      // peak excess over the noise floor
+  double confidence = 0.0;  // 0..1, how bird-like the sound is
+};
+
+// Running figures about the audio, for metrics (not per-sound).
+struct DetectorStats {
+  int64_t frames = 0;
+  double level_dbfs = -120.0;        // in-band level of the latest frame
+  double noise_floor_dbfs = -120.0;  // in-band noise floor of the latest frame
+};
+
+class EventDetector;
+class NoiseFloor;
+class Stft;
+
+class Detector {
+ public:
+  // Throws std::invalid_argument naming the bad parameter.
+  Detector(double sample_rate_hz, const DetectorConfig& config);
+  ~Detector();
+  Detector(Detector&&) noexcept;
+  Detector& operator=(Detector&&) noexcept;
+
+  // Feeds samples (mono, -1..1). Sounds that have ended are appended to `out`.
+  void process(std::span<const float> samples, std::vector<Sound>& out);
+  // End of the stream: closes and reports any sound still open.
+  void flush(std::vector<Sound>& out);
+
+  double sample_rate_hz() const;
+  const DetectorConfig& config() const;
+  const DetectorStats& stats() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace birdsong::dsp

@@ -1,0 +1,78 @@
+// Short-time Fourier transform: samples -> frames -> power spectra.
+//
+// Frames are `fft_size` samples long, Hann-windowed, and start every `hop_samples`
+// samples. The spectrum of frame k describes the audio around
+//     time_s(k) = (k * hop_samples + fft_size / 2) / sample_rate_hz
+// (the centre of the frame); this is the one place that formula lives.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+struct kiss_fftr_state;
+
+namespace birdsong::dsp {
+
+// The FFT size that gives frames of about `target_frame_s` at this sample rate,
+// rounded to a power of two (KissFFT's real transform needs an even size; powers of
+// two are fastest). Keeps the time/frequency trade-off the same at any sample rate.
+int fft_size_for(double sample_rate_hz, double target_frame_s);
+
+class Stft {
+ public:
+  // Throws std::invalid_argument naming the bad parameter.
+  Stft(double sample_rate_hz, int fft_size, int hop_samples);
+  ~Stft();
+  Stft(const Stft&) = delete;
+  Stft& operator=(const Stft&) = delete;
+
+  // Feeds samples; calls on_frame(frame_index, power) for every frame completed by them.
+  // `power` holds bins() values of |X(f)|^2 scaled so that a full-scale sine gives 1.0
+  // (0 dBFS) in its bin; it is valid only during the call.
+  template <class OnFrame>
+  void process(std::span<const float> samples, OnFrame&& on_frame) {
+    for (float s : samples) {
+      buffer_[fill_++] = s;
+      if (fill_ == buffer_.size()) {
+        transform();
+        on_frame(frames_done_, std::span<const float>(power_));
+        ++frames_done_;
+        // Keep the overlap: the last fft_size - hop samples start the next frame.
+        const std::size_t keep = buffer_.size() - static_cast<std::size_t>(hop_samples_);
+        for (std::size_t i = 0; i < keep; ++i) buffer_[i] = buffer_[i + hop_samples_];
+        fill_ = keep;
+      }
+    }
+  }
+
+  int fft_size() const { return fft_size_; }
+  int hop_samples() const { return hop_samples_; }
+  int bins() const { return fft_size_ / 2 + 1; }
+  double sample_rate_hz() const { return sample_rate_hz_; }
+  double bin_hz() const { return sample_rate_hz_ / fft_size_; }
+  double frame_rate_hz() const { return sample_rate_hz_ / hop_samples_; }
+  // Centre of frame `frame_index`, in seconds from the first sample.
+  double time_s(int64_t frame_index) const {
+    return (static_cast<double>(frame_index) * hop_samples_ + fft_size_ / 2.0) / sample_rate_hz_;
+  }
+  int64_t frames_done() const { return frames_done_; }
+
+ private:
+  void transform();
+
+  double sample_rate_hz_;
+  int fft_size_;
+  int hop_samples_;
+  kiss_fftr_state* cfg_ = nullptr;
+  std::vector<float> window_;
+  std::vector<float> buffer_;
+  std::vector<float> windowed_;
+  std::vector<float> spectrum_;  // interleaved re/im, bins() pairs
+  std::vector<float> power_;
+  std::size_t fill_ = 0;
+  int64_t frames_done_ = 0;
+  float scale_ = 1.0f;
+};
+
+}  // namespace birdsong::dsp
