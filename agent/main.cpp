@@ -14,34 +14,21 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("birdsong-agent ") + kVersion);
   app.require_subcommand(1);
 
-  std::string config_path;
-  std::vector<std::string> files;
-  std::string format = "jsonl";
-  auto* analyze_cmd = app.add_subcommand("analyze", "Detect bird sounds in recordings; events go to stdout");
-  analyze_cmd->add_option("files", files, "WAV, FLAC, Ogg or MP3 recordings")->required();
-  analyze_cmd->add_option("--format", format, "jsonl, csv, raven or audacity")->default_str("jsonl");
-  analyze_cmd->add_option("--config", config_path, "TOML configuration ([station], [detector] apply)");
-
-  std::string check_path;
-  auto* check_cmd = app.add_subcommand("check-config", "Validate a configuration file");
-  check_cmd->add_option("file", check_path, "TOML configuration")->required();
+  const std::vector<Command> commands = {
+      add_analyze_command(app),
+      add_check_config_command(app),
+  };
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);  // prints help/version to stdout, errors to stderr
+    const int rc = app.exit(e);  // help and version go to stdout, errors to stderr
     return rc == 0 ? kExitOk : kExitUsage;
   }
 
   try {
-    if (*analyze_cmd) {
-      AnalyzeOptions options;
-      options.files = files;
-      options.format = parse_event_format(format);
-      if (!config_path.empty()) options.config = load_config(config_path);
-      return analyze(options, std::cout, std::cerr);
-    }
-    if (*check_cmd) return check_config(check_path, std::cout, std::cerr);
+    for (const Command& c : commands)
+      if (*c.app) return c.run();
   } catch (const ConfigError& e) {
     std::cerr << e.what() << '\n';
     return kExitUsage;

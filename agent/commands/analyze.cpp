@@ -1,4 +1,5 @@
-#include <ostream>
+#include <iostream>
+#include <memory>
 #include <vector>
 
 #include "agent/audio/recording_time.hpp"
@@ -56,6 +57,37 @@ int analyze(const AnalyzeOptions& options, std::ostream& out, std::ostream& err)
     }
   }
   return failed > 0 ? kExitInputFailed : kExitOk;
+}
+
+Command add_analyze_command(CLI::App& app) {
+  struct Args {
+    std::vector<std::string> files;
+    std::string format = "jsonl";
+    std::string config_path;
+  };
+  auto args = std::make_shared<Args>();
+  Command c;
+  c.app = app.add_subcommand("analyze", "Detect bird sounds in recordings; one event per line on stdout");
+  c.app->add_option("files", args->files, "WAV, FLAC, Ogg or MP3 recordings")->required();
+  c.app->add_option("--format", args->format, "jsonl, csv, raven or audacity")->default_str("jsonl");
+  c.app->add_option("--config", args->config_path, "TOML configuration ([station] and [detector] apply)");
+  c.run = [args] {
+    AnalyzeOptions options;
+    options.files = args->files;
+    options.format = parse_event_format(args->format);
+    if (!args->config_path.empty()) options.config = load_config(args->config_path);
+    return analyze(options, std::cout, std::cerr);
+  };
+  return c;
+}
+
+Command add_check_config_command(CLI::App& app) {
+  auto path = std::make_shared<std::string>();
+  Command c;
+  c.app = app.add_subcommand("check-config", "Validate a configuration file");
+  c.app->add_option("file", *path, "TOML configuration")->required();
+  c.run = [path] { return check_config(*path, std::cout, std::cerr); };
+  return c;
 }
 
 int check_config(const std::string& path, std::ostream& out, std::ostream& err) {
