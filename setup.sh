@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# One entry point for a fresh Debian 12 / Raspberry Pi OS bookworm machine:
+#   ./setup.sh demo   install what is missing, build, replay the bundled recording (events on stdout)
+#   ./setup.sh test   install what is missing, build, run every test (unit, integration, golden ...)
+#   ./setup.sh deps   only install the Debian packages
+# Environment: BUILD_DIR (default ./build), JOBS (default: number of cores).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+build_dir="${BUILD_DIR:-$here/build}"
+jobs="${JOBS:-$(nproc)}"
+
+# Build and runtime libraries, then the real servers and tools the tests start.
+packages=(
+  cmake g++ make pkg-config
+  libkissfft-dev portaudio19-dev libsndfile1-dev libcurl4-openssl-dev nlohmann-json3-dev
+  libpaho-mqttpp-dev libpaho-mqtt-dev libsqlite3-dev libtomlplusplus-dev libcli11-dev
+  libcpp-httplib-dev zlib1g-dev doctest-dev
+)
+test_packages=(
+  mosquitto prometheus alsa-utils libasound2-plugins
+)
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+install_missing() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  log "installing ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+build() {
+  log "building in $build_dir"
+  cmake -S "$here" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >&2
+  cmake --build "$build_dir" -j "$jobs" >&2
+}
+
+case "${1:-}" in
+  deps)
+    install_missing "${packages[@]}" "${test_packages[@]}"
+    ;;
+  demo)
+    install_missing "${packages[@]}"
+    build -DBIRDSONG_BUILD_TESTS=OFF
+    log "replaying tests/fixtures/garden-demo.flac in real time (33 s); each detection is one JSON line"
+    exec "$build_dir/agent/birdsong-agent" run --config "$here/agent/agent.example.toml" \
+      --replay "$here/tests/fixtures/garden-demo.flac" --speed 1
+    ;;
+  test)
+    install_missing "${packages[@]}" "${test_packages[@]}"
+    build -DBIRDSONG_BUILD_TESTS=ON -DBIRDSONG_WERROR=ON
+    log "running all tests"
+    cd "$build_dir"
+    ctest --output-on-failure -j "$jobs" --timeout 600
+    ;;
+  *)
+    sed -n '2,7p' "$0" >&2
+    exit 2
+    ;;
+esac
