@@ -52,6 +52,32 @@ class TableReader {
       fail(key, text(*n), allow_empty ? "a string" : "a non-empty string");
     out = n->as_string()->get();
   }
+  void boolean(const std::string& key, bool& out) {
+    const toml::node* n = find(key);
+    if (n == nullptr) return;
+    if (!n->is_boolean()) fail(key, text(*n), "true or false");
+    out = n->as_boolean()->get();
+  }
+  // A list of strings, e.g. include = ["Turdus merula", "Parus major"].
+  void strings(const std::string& key, std::vector<std::string>& out) {
+    const toml::node* n = find(key);
+    if (n == nullptr) return;
+    const toml::array* a = n->as_array();
+    if (a == nullptr) fail(key, text(*n), "a list of strings");
+    for (const toml::node& item : *a) {
+      if (!item.is_string()) fail(key, text(*n), "a list of strings");
+      out.push_back(item.as_string()->get());
+    }
+  }
+  // A sub-table of named values, e.g. thresholds = { "Turdus merula" = 0.7 }.
+  template <class OnEntry>
+  void table(const std::string& key, OnEntry&& on_entry) {
+    const toml::node* n = find(key);
+    if (n == nullptr) return;
+    const toml::table* t = n->as_table();
+    if (t == nullptr) fail(key, text(*n), "a table of names and values");
+    for (const auto& [k, v] : *t) on_entry(std::string(k.str()), v);
+  }
   // A device may be given by name or by index.
   void string_or_index(const std::string& key, std::string& out) {
     const toml::node* n = find(key);
@@ -66,6 +92,8 @@ class TableReader {
       if (!used_.count(std::string(k.str())))
         throw ConfigError(origin_ + ": [" + section_ + "] " + std::string(k.str()) + ": unknown key");
   }
+
+  static std::string text_of(const toml::node& n) { return text(n); }
 
  private:
   const toml::node* find(const std::string& key) {
@@ -83,6 +111,139 @@ class TableReader {
   std::set<std::string> used_;
 };
 
+// [loki]: present means "push events to Loki"; url is then required.
+LokiConfig parse_loki(const toml::table* table, const std::string& origin) {
+  TableReader r(table, "loki", origin);
+  LokiConfig l;
+  r.string("url", l.url, false);
+  r.string("tenant", l.tenant);
+  r.string("username", l.username);
+  r.string("password_file", l.password_file);
+  r.string("ca_file", l.ca_file);
+  r.integer("batch_max_records", l.batch_max_records, 1, 100000);
+  r.integer("batch_max_bytes", l.batch_max_bytes, 1024, 64 * 1024 * 1024);
+  r.number("batch_wait_s", l.batch_wait_s, 0.0, 60.0, "seconds");
+  r.number("timeout_s", l.timeout_s, 0.1, 300.0, "seconds");
+  r.finish();
+  if (l.url.empty()) throw ConfigError(origin + ": [loki] url: missing (e.g. \"http://localhost:3100\")");
+  if (l.url.rfind("http://", 0) != 0 && l.url.rfind("https://", 0) != 0)
+    r.fail("url", "\"" + l.url + "\"", "an http:// or https:// URL");
+  if (l.username.empty() != l.password_file.empty())
+    r.fail(l.username.empty() ? "password_file" : "username",
+           "\"" + (l.username.empty() ? l.password_file : l.username) + "\"",
+           "username and password_file together (basic auth) or neither");
+  return l;
+}
+
+// [species]: the profile pack and what to report from it. Species names are checked
+// against the pack when it is loaded (agent/species/identification.cpp).
+SpeciesConfig parse_species(const toml::table* table, const std::string& origin) {
+  TableReader r(table, "species", origin);
+  SpeciesConfig s;
+  r.string("profiles", s.profiles);
+  r.number("min_confidence", s.min_confidence, 0.0, 1.0, "");
+  r.table("thresholds", [&](const std::string& name, const toml::node& n) {
+    std::optional<double> v = n.value<double>();
+    if (!v || !(*v >= 0.0 && *v <= 1.0)) r.fail("thresholds." + name, TableReader::text_of(n), "a probability from 0 to 1");
+    s.thresholds[name] = *v;
+  });
+  r.strings("include", s.include);
+  r.strings("exclude", s.exclude);
+  r.finish();
+  return s;
+}
+
+// [metrics] listen = "host:port", "[v6 address]:port".
+MetricsConfig parse_metrics(const toml::table* table, const std::string& origin) {
+  TableReader r(table, "metrics", origin);
+  MetricsConfig m;
+  r.boolean("enabled", m.enabled);
+  std::string listen = m.host + ":" + std::to_string(m.port);
+  r.string("listen", listen);
+  r.finish();
+  const auto bad = [&] { r.fail("listen", "\"" + listen + "\"", "host:port, e.g. \"127.0.0.1:9808\""); };
+  const std::size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) bad();
+  std::string host = listen.substr(0, colon);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') bad();
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string::npos) {
+    bad();  // a bare IPv6 address is ambiguous: it must be in brackets
+  }
+  const std::string port = listen.substr(colon + 1);
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535)
+    bad();
+  m.host = host;
+  m.port = std::stoi(port);
+  return m;
+}
+
+// [outbox]: where events wait for the sinks, and how much of them may wait.
+OutboxConfig parse_outbox(const toml::table* table, const std::string& origin) {
+  TableReader r(table, "outbox", origin);
+  OutboxConfig o;
+  r.string("path", o.path);
+  r.integer("max_records", o.max_records, 100, 100000000);
+  r.integer("max_bytes", o.max_bytes, 1000000, 2000000000);
+  r.number("max_age_days", o.max_age_days, 0.01, 3650.0, "days");
+  std::string sync = o.sync_full ? "full" : "normal";
+  r.string("sync", sync);
+  r.finish();
+  if (sync != "full" && sync != "normal") r.fail("sync", "\"" + sync + "\"", "\"full\" or \"normal\"");
+  o.sync_full = sync == "full";
+  return o;
+}
+
+// A topic prefix: levels separated by '/', no wildcards, no empty level.
+bool valid_topic_prefix(const std::string& prefix) {
+  if (prefix.empty() || prefix.front() == '/' || prefix.back() == '/' || prefix.find("//") != std::string::npos)
+    return false;
+  return prefix.find_first_of("+#") == std::string::npos;
+}
+
+// [mqtt]: present means "publish events over MQTT"; url is then required.
+MqttConfig parse_mqtt(const toml::table* table, const std::string& origin) {
+  TableReader r(table, "mqtt", origin);
+  MqttConfig m;
+  r.string("url", m.url, false);
+  r.string("username", m.username);
+  r.string("password_file", m.password_file);
+  r.string("ca_file", m.ca_file);
+  r.boolean("tls_verify", m.tls_verify);
+  r.string("topic_prefix", m.topic_prefix);
+  r.string("client_id", m.client_id);
+  r.integer("qos", m.qos, 1, 2);
+  r.boolean("discovery", m.discovery);
+  r.string("discovery_prefix", m.discovery_prefix);
+  r.number("timeout_s", m.timeout_s, 1.0, 300.0, "seconds");
+  r.integer("keepalive_s", m.keepalive_s, 5, 3600);
+  r.finish();
+  if (m.url.empty()) throw ConfigError(origin + ": [mqtt] url: missing (e.g. \"mqtt://localhost:1883\")");
+  const bool tls = m.url.rfind("mqtts://", 0) == 0;
+  if (!tls && m.url.rfind("mqtt://", 0) != 0)
+    r.fail("url", "\"" + m.url + "\"", "mqtt://host[:port] or mqtts://host[:port]");
+  const std::string authority = m.url.substr(tls ? 8 : 7);
+  const std::size_t colon = authority.rfind(':');
+  const std::string host = authority.substr(0, colon);
+  const std::string port = colon == std::string::npos ? "" : authority.substr(colon + 1);
+  const bool port_ok = colon == std::string::npos ||
+                       (!port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos &&
+                        std::stoi(port) >= 1 && std::stoi(port) <= 65535);
+  if (host.empty() || host.find_first_of("/?#@ ") != std::string::npos || !port_ok)
+    r.fail("url", "\"" + m.url + "\"", "mqtt://host[:port] or mqtts://host[:port], no path");
+  if (!valid_topic_prefix(m.topic_prefix))
+    r.fail("topic_prefix", "\"" + m.topic_prefix + "\"", "topic levels separated by '/', without + or #");
+  if (!valid_topic_prefix(m.discovery_prefix))
+    r.fail("discovery_prefix", "\"" + m.discovery_prefix + "\"", "topic levels separated by '/', without + or #");
+  if (m.username.empty() && !m.password_file.empty())
+    r.fail("password_file", "\"" + m.password_file + "\"", "a username too (MQTT sends no password without one)");
+  if (!tls && (!m.ca_file.empty() || !m.tls_verify))
+    r.fail(m.ca_file.empty() ? "tls_verify" : "ca_file", m.ca_file.empty() ? "false" : "\"" + m.ca_file + "\"",
+           "an mqtts:// url (TLS options do nothing without TLS)");
+  return m;
+}
+
 }  // namespace
 
 Config parse_config(const std::string& toml_text, const std::string& origin) {
@@ -95,7 +256,7 @@ Config parse_config(const std::string& toml_text, const std::string& origin) {
                       ": " + std::string(e.description()));
   }
   Config c;
-  const std::set<std::string> sections = {"station", "audio", "detector"};
+  const std::set<std::string> sections = {"station", "audio", "detector", "loki", "metrics", "mqtt", "outbox", "species"};
   for (const auto& [k, v] : root) {
     const std::string key(k.str());
     if (!sections.count(key)) throw ConfigError(origin + ": [" + key + "]: unknown section");
@@ -124,6 +285,7 @@ Config parse_config(const std::string& toml_text, const std::string& origin) {
   det.number("max_hz", d.max_hz, 1.0, 192000.0, "Hz");
   det.number("frame_s", d.frame_s, 0.002, 0.1, "seconds");
   det.number("threshold_db", d.threshold_db, 0.1, 60.0, "dB");
+  det.number("min_snr_db", d.min_snr_db, 0.0, 100.0, "dB");
   det.number("min_duration_s", d.min_duration_s, 0.0, 10.0, "seconds");
   det.number("max_duration_s", d.max_duration_s, 0.01, 600.0, "seconds");
   det.number("merge_gap_s", d.merge_gap_s, 0.0, 5.0, "seconds");
@@ -136,6 +298,12 @@ Config parse_config(const std::string& toml_text, const std::string& origin) {
     det.fail("max_duration_s", std::to_string(d.max_duration_s), "more than min_duration_s");
   if (d.max_hz > c.audio.sample_rate_hz / 2.0)
     det.fail("max_hz", std::to_string(d.max_hz), "at most half of [audio] sample_rate_hz");
+
+  if (const toml::table* loki = root["loki"].as_table()) c.loki = parse_loki(loki, origin);
+  c.metrics = parse_metrics(root["metrics"].as_table(), origin);
+  if (const toml::table* mqtt = root["mqtt"].as_table()) c.mqtt = parse_mqtt(mqtt, origin);
+  c.outbox = parse_outbox(root["outbox"].as_table(), origin);
+  c.species = parse_species(root["species"].as_table(), origin);
   return c;
 }
 

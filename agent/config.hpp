@@ -5,9 +5,11 @@
 // expected; main turns that into exit code 2.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "dsp/detector.hpp"
 
@@ -31,10 +33,69 @@ struct AudioConfig {
   double ring_s = 10.0;                    // capture ring buffer length
 };
 
+// Grafana Loki push (agent/sinks/loki_sink.hpp). Present only when [loki] is in the file.
+struct LokiConfig {
+  std::string url;                         // http(s)://host:3100 or the full .../loki/api/v1/push URL
+  std::string tenant;                      // X-Scope-OrgID header; empty: none (single-tenant Loki)
+  std::string username;                    // basic auth (Grafana Cloud: the numeric user id)
+  std::string password_file;               // file holding the password or API token (never in the config)
+  std::string ca_file;                     // extra CA bundle for https; empty: the system's
+  int batch_max_records = 500;             // records per push at most
+  int batch_max_bytes = 1048576;           // event JSON bytes per push at most (before gzip)
+  double batch_wait_s = 1.0;               // how long a partial batch may wait for more records
+  double timeout_s = 10.0;                 // whole request, connect included
+};
+
+// The Prometheus /metrics endpoint (agent/metrics/metrics_server.hpp).
+struct MetricsConfig {
+  bool enabled = true;
+  std::string host = "127.0.0.1";          // from `listen = "host:port"` ("[::1]:9808" for IPv6)
+  int port = 9808;                         // 0 picks a free port (tests)
+};
+
+// The durable outbox (agent/delivery/outbox.hpp), used when at least one sink is configured.
+struct OutboxConfig {
+  std::string path;                        // empty: default_outbox_path() ($STATE_DIRECTORY/outbox.db under systemd)
+  int max_records = 100000;                // oldest dropped (and counted) beyond these bounds
+  int max_bytes = 64000000;
+  double max_age_days = 7.0;
+  bool sync_full = true;                   // sync = "full": an event is on the card before it is sent
+};
+
+// MQTT with Home Assistant discovery (agent/sinks/mqtt_sink.hpp). Present only when [mqtt] is in the file.
+struct MqttConfig {
+  std::string url;                         // mqtt://host[:1883] or mqtts://host[:8883] (TLS)
+  std::string username;
+  std::string password_file;               // file holding the password (never in the config)
+  std::string ca_file;                     // CA bundle for mqtts; empty: the system's
+  bool tls_verify = true;                  // certificate and host name checks (mqtts)
+  std::string topic_prefix = "birdsong";   // topics <prefix>/<station>/detection, /status, /state
+  std::string client_id;                   // empty: birdsong-<station id>
+  int qos = 1;                             // 1 or 2: a message counts as sent once the broker acknowledged it
+  bool discovery = true;                   // Home Assistant MQTT discovery messages
+  std::string discovery_prefix = "homeassistant";
+  double timeout_s = 10.0;                 // connecting, and the acknowledgements of one batch
+  int keepalive_s = 30;                    // the broker publishes the last will this long (x1.5) after a silent loss
+};
+
+// [species]: names the species of each sound with a profile pack (agent/species/).
+struct SpeciesConfig {
+  std::string profiles;                      // profile pack (birdsong-agent learn); empty: no classification
+  std::optional<double> min_confidence;      // report a species from this calibrated probability (default: the pack's)
+  std::map<std::string, double> thresholds;  // per species (scientific name): overrides min_confidence
+  std::vector<std::string> include;          // report only these species (empty: all in the pack)
+  std::vector<std::string> exclude;          // never report these
+};
+
 struct Config {
   StationConfig station;
   AudioConfig audio;
   dsp::DetectorConfig detector;
+  std::optional<LokiConfig> loki;
+  std::optional<MqttConfig> mqtt;
+  OutboxConfig outbox;
+  MetricsConfig metrics;
+  SpeciesConfig species;
 };
 
 // Parses and validates a TOML file. Throws ConfigError("<file>: <key> = <value>: expected ...").

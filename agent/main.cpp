@@ -17,6 +17,10 @@ int main(int argc, char** argv) {
   const std::vector<Command> commands = {
       add_analyze_command(app),
       add_check_config_command(app),
+      add_evaluate_command(app),
+      add_run_command(app),
+      add_devices_command(app),
+      add_learn_command(app),
   };
 
   try {

@@ -1,5 +1,7 @@
 // The detection pipeline, read left to right:
-//   samples -> Stft (frames, spectrum) -> NoiseFloor -> EventDetector -> Sound
+//   samples -> Stft (frames, power spectra) -> SpectrumSmoother -> NoiseFloor (excess)
+//           -> SyllableTracker (runs -> syllables) -> EventDetector (syllables -> sounds)
+//           -> bird_likeness (confidence) -> Sound
 // One object per audio stream. process() keeps all state between calls, so feeding
 // a recording in one chunk or in many gives the same sounds.
 #pragma once
@@ -9,16 +11,19 @@
 #include <span>
 #include <vector>
 
+#include "dsp/bird_likeness.hpp"
+
 namespace birdsong::dsp {
 
 struct DetectorConfig {
-  double min_hz = 1000.0;          // band searched for bird sounds
+  double min_hz = 1000.0;          // band searched for bird sounds (clamped to 0.95 x Nyquist)
   double max_hz = 12000.0;
   double frame_s = 0.0107;         // analysis frame length (rounded to a power-of-two FFT)
-  double threshold_db = 9.0;       // excess over the noise floor that marks sound
+  double threshold_db = 15.0;      // excess over the noise floor that outlines a sound
+  double min_snr_db = 30.0;        // a syllable must peak this far above the floor to count
   double min_duration_s = 0.04;    // shorter blips are not sounds
   double max_duration_s = 15.0;    // a sound this long is closed and reported
-  double merge_gap_s = 0.25;       // silences shorter than this join syllables into one sound
+  double merge_gap_s = 0.16;       // silences shorter than this join syllables into one sound
   double noise_adapt_s = 4.0;      // how fast the noise floor follows sustained sound
   double min_confidence = 0.5;     // sounds less bird-like than this are not reported
 };
@@ -56,10 +61,13 @@ class Detector {
   Detector(Detector&&) noexcept;
   Detector& operator=(Detector&&) noexcept;
 
-  // Feeds samples (mono, -1..1). Sounds that have ended are appended to `out`.
-  void process(std::span<const float> samples, std::vector<Sound>& out);
+  // Feeds samples (mono, -1..1). Sounds that have ended are appended to `out`; when
+  // `why` is given, what each one's confidence was computed from is appended to it,
+  // in the same order (for tuning and debugging).
+  void process(std::span<const float> samples, std::vector<Sound>& out,
+               std::vector<BirdLikenessInputs>* why = nullptr);
   // End of the stream: closes and reports any sound still open.
-  void flush(std::vector<Sound>& out);
+  void flush(std::vector<Sound>& out, std::vector<BirdLikenessInputs>* why = nullptr);
 
   double sample_rate_hz() const;
   const DetectorConfig& config() const;

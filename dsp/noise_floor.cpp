@@ -1,5 +1,6 @@
 #include "dsp/noise_floor.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -8,26 +9,60 @@ namespace birdsong::dsp {
 
 float power_to_db(float power) { return power > 1e-15f ? 10.0f * std::log10(power) : -150.0f; }
 
+SpectrumSmoother::SpectrumSmoother(int bins) {
+  if (bins < 3) throw std::invalid_argument("bins: " + std::to_string(bins) + ": expected >= 3");
+  previous_.assign(static_cast<std::size_t>(bins), 0.0f);
+}
+
+void SpectrumSmoother::process(std::span<const float> power, std::span<float> smoothed) {
+  const std::size_t n = previous_.size();
+  for (std::size_t b = 0; b < n; ++b) {
+    // Mirrored at the edges: DC and Nyquist have one neighbour.
+    const float left = power[b == 0 ? 1 : b - 1];
+    const float right = power[b + 1 == n ? n - 2 : b + 1];
+    const float now = 0.25f * (left + right) + 0.5f * power[b];
+    smoothed[b] = primed_ ? 0.5f * (now + previous_[b]) : now;
+    previous_[b] = now;
+  }
+  primed_ = true;
+}
+
 NoiseFloor::NoiseFloor(int bins, double frame_rate_hz, double adapt_s) {
   if (bins < 1) throw std::invalid_argument("bins: " + std::to_string(bins) + ": expected >= 1");
   if (!(frame_rate_hz > 0.0))
     throw std::invalid_argument("frame_rate_hz: " + std::to_string(frame_rate_hz) + ": expected > 0");
   if (!(adapt_s > 0.0))
     throw std::invalid_argument("noise_adapt_s: " + std::to_string(adapt_s) + ": expected > 0");
-  floor_db_.assign(static_cast<std::size_t>(bins), -150.0f);
-  rise_ = static_cast<float>(1.0 - std::exp(-1.0 / (adapt_s * frame_rate_hz)));
-  fall_ = static_cast<float>(1.0 - std::exp(-1.0 / (0.1 * frame_rate_hz)));
+  floor_.assign(static_cast<std::size_t>(bins), kMinPower);
+  up_run_.assign(static_cast<std::size_t>(bins), 0);
+  const double rise_db = 10.0 / (adapt_s * frame_rate_hz);
+  for (int k = 0; k <= kMaxDoublings; ++k)
+    rise_[k] = static_cast<float>(std::pow(10.0, std::ldexp(rise_db, k) / 10.0));
+  fall_ = static_cast<float>(std::pow(10.0, -3.0 * rise_db / 10.0));
+  doubling_frames_ = std::max(1, static_cast<int>(std::lround(adapt_s / 4.0 * frame_rate_hz)));
 }
 
-void NoiseFloor::process(std::span<const float> power, std::span<float> excess_db) {
-  for (std::size_t b = 0; b < floor_db_.size(); ++b) {
-    const float db = power_to_db(power[b]);
-    float& f = floor_db_[b];
-    if (!primed_) f = db;
-    f += (db < f ? fall_ : rise_) * (db - f);
-    excess_db[b] = db - f;
+void NoiseFloor::process(std::span<const float> power, std::span<float> excess_ratio) {
+  const bool priming = frames_ < kPrimeFrames;
+  ++frames_;
+  const std::size_t n = floor_.size();
+  float* floor = floor_.data();
+  uint16_t* run = up_run_.data();
+  for (std::size_t b = 0; b < n; ++b) {
+    float f = floor[b];
+    const float p = power[b];
+    // A bin still at the minimum has seen only silence: it takes its first real power
+    // as the floor instead of climbing to it.
+    if (f <= kMinPower || (priming && p > f)) f = std::max(p, kMinPower);
+    excess_ratio[b] = p / f;
+    // Written without branches: whether a noise bin is above its floor is a coin toss.
+    const bool up = p > f;
+    const int r = up ? std::min(run[b] + 1, static_cast<int>(UINT16_MAX)) : 0;
+    run[b] = static_cast<uint16_t>(r);
+    const int doublings = r < doubling_frames_ ? 0 : std::min(r / doubling_frames_, kMaxDoublings);
+    f = std::max(f * (up ? rise_[doublings] : fall_), kMinPower);
+    floor[b] = f;
   }
-  primed_ = true;
 }
 
 }  // namespace birdsong::dsp

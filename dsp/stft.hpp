@@ -6,6 +6,7 @@
 // (the centre of the frame); this is the one place that formula lives.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -32,17 +33,19 @@ class Stft {
   // (0 dBFS) in its bin; it is valid only during the call.
   template <class OnFrame>
   void process(std::span<const float> samples, OnFrame&& on_frame) {
-    for (float s : samples) {
-      buffer_[fill_++] = s;
-      if (fill_ == buffer_.size()) {
-        transform();
-        on_frame(frames_done_, std::span<const float>(power_));
-        ++frames_done_;
-        // Keep the overlap: the last fft_size - hop samples start the next frame.
-        const std::size_t keep = buffer_.size() - static_cast<std::size_t>(hop_samples_);
-        for (std::size_t i = 0; i < keep; ++i) buffer_[i] = buffer_[i + hop_samples_];
-        fill_ = keep;
-      }
+    std::size_t i = 0;
+    while (i < samples.size()) {
+      const std::size_t take = std::min(samples.size() - i, buffer_.size() - fill_);
+      std::copy_n(samples.begin() + static_cast<std::ptrdiff_t>(i), take, buffer_.begin() + static_cast<std::ptrdiff_t>(fill_));
+      fill_ += take;
+      i += take;
+      if (fill_ < buffer_.size()) break;
+      transform();
+      on_frame(frames_done_, std::span<const float>(power_));
+      ++frames_done_;
+      // Keep the overlap: the last fft_size - hop samples start the next frame.
+      std::copy(buffer_.begin() + hop_samples_, buffer_.end(), buffer_.begin());
+      fill_ = buffer_.size() - static_cast<std::size_t>(hop_samples_);
     }
   }
 

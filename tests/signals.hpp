@@ -47,4 +47,12 @@ inline void add_chirp(std::vector<float>& x, double rate_hz, double f0_hz, doubl
   }
 }
 
+// Adds a trill, the commonest shape of a bird song: notes sweeping down from f0_hz to
+// f1_hz, each note_s long and followed by gap_s of silence, from start_s until end_s.
+inline void add_trill(std::vector<float>& x, double rate_hz, double f0_hz, double f1_hz, double note_s,
+                      double gap_s, double amplitude, double start_s, double end_s) {
+  for (double t = start_s; t + note_s <= end_s + 1e-9; t += note_s + gap_s)
+    add_chirp(x, rate_hz, f0_hz, f1_hz, amplitude, t, t + note_s);
+}
+
 }  // namespace birdsong::test

@@ -50,6 +50,12 @@ class Sink {
   virtual std::chrono::milliseconds linger() const { return std::chrono::milliseconds(0); }
   // Delivers `batch` (oldest first). Blocks at most for the sink's own timeout.
   virtual SendResult send(std::span<const OutboxRecord> batch) = 0;
+  // Called by the runner when it has nothing to send: at start and then every few
+  // seconds while idle, under the same retry policy as send() (a `retry` result backs
+  // off). A sink that holds a session (MQTT) connects here, so its status, discovery
+  // and state messages go out without waiting for a first event. Blocks at most for
+  // the sink's own timeout. The default has no session to keep.
+  virtual SendResult maintain() { return {}; }
 };
 
 }  // namespace birdsong

@@ -1,0 +1,103 @@
+#include "agent/delivery/delivery.hpp"
+
+#include <iostream>
+
+#include "agent/sinks/loki_sink.hpp"
+#ifdef BIRDSONG_WITH_MQTT
+#include "agent/sinks/mqtt_sink.hpp"
+#endif
+
+namespace birdsong {
+
+OutboxRecord to_outbox_record(const Event& event) {
+  OutboxRecord r;
+  r.id = event.id;
+  r.kind = "detection";
+  const auto when = event.time.value_or(std::chrono::system_clock::now());
+  r.time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count();
+  r.payload = to_json(event).dump();
+  return r;
+}
+
+std::unique_ptr<Delivery> Delivery::from_config(const Config& config) {
+  std::vector<std::unique_ptr<Sink>> sinks;
+  if (config.mqtt) {
+#ifdef BIRDSONG_WITH_MQTT
+    sinks.push_back(std::make_unique<MqttSink>(*config.mqtt, config.station.id));
+#else
+    throw ConfigError("[mqtt]: this birdsong-agent was built without MQTT (BIRDSONG_WITH_MQTT=OFF)");
+#endif
+  }
+  if (config.loki) sinks.push_back(std::make_unique<LokiSink>(*config.loki, config.station.id));
+  if (sinks.empty()) return nullptr;
+
+  OutboxOptions outbox;
+  outbox.path = config.outbox.path.empty() ? default_outbox_path() : config.outbox.path;
+  outbox.max_records = config.outbox.max_records;
+  outbox.max_bytes = config.outbox.max_bytes;
+  outbox.max_age = std::chrono::seconds(static_cast<int64_t>(config.outbox.max_age_days * 86400.0));
+  outbox.sync = config.outbox.sync_full ? OutboxSync::full : OutboxSync::normal;
+  return std::make_unique<Delivery>(std::move(outbox), std::move(sinks));
+}
+
+Delivery::Delivery(OutboxOptions outbox, std::vector<std::unique_ptr<Sink>> sinks, RunnerOptions runner)
+    : sinks_(std::move(sinks)) {
+  outbox.sinks.clear();
+  for (const auto& sink : sinks_) outbox.sinks.push_back(sink->name());
+  outbox_ = std::make_unique<Outbox>(std::move(outbox));
+  for (const auto& sink : sinks_) {
+    runners_.push_back(std::make_unique<SinkRunner>(*outbox_, *sink, runner));
+#ifdef BIRDSONG_WITH_MQTT
+    if (auto* mqtt = dynamic_cast<MqttSink*>(sink.get())) mqtt_ = mqtt;
+#endif
+  }
+}
+
+Delivery::~Delivery() { stop(); }
+
+void Delivery::start() {
+  for (auto& runner : runners_) runner->start();
+}
+
+bool Delivery::publish(const Event& event) {
+  try {
+    outbox_->append(to_outbox_record(event));
+    if (failing_) std::cerr << "outbox: writing again\n";
+    failing_ = false;
+    return true;
+  } catch (const std::exception& e) {
+    ++append_errors_;
+    if (!failing_) std::cerr << (std::string(e.what()) + "; events are printed but not delivered until it works\n");
+    failing_ = true;
+    return false;
+  }
+}
+
+bool Delivery::drain(std::chrono::milliseconds timeout) {
+  return outbox_->wait_delivered(outbox_->last_seq(), std::chrono::steady_clock::now() + timeout);
+}
+
+void Delivery::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& runner : runners_) runner->stop();
+#ifdef BIRDSONG_WITH_MQTT
+  if (mqtt_ != nullptr) mqtt_->close();
+#endif
+}
+
+void Delivery::set_audio_level_dbfs(double dbfs) {
+#ifdef BIRDSONG_WITH_MQTT
+  if (mqtt_ != nullptr) mqtt_->set_audio_level_dbfs(dbfs);
+#else
+  (void)dbfs;
+#endif
+}
+
+std::vector<SinkStats> Delivery::sink_stats() const {
+  std::vector<SinkStats> stats;
+  for (const auto& runner : runners_) stats.push_back(runner->stats());
+  return stats;
+}
+
+}  // namespace birdsong

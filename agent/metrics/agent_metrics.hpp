@@ -1,0 +1,79 @@
+// The agent's metrics: what `run` exposes at /metrics, and which component feeds each.
+//
+//   metric                                   type     fed by
+//   birdsong_build_info{version}             gauge    agent/version.hpp (always 1)
+//   birdsong_detections_total{species}       counter  count(): every detection event, by species
+//                                                     (scientific name; "unidentified" when the
+//                                                     event has none or one the pack does not know)
+//   birdsong_events_detected_total           counter  Pipeline: events handed to the sinks
+//   birdsong_audio_seconds_total             counter  Pipeline: audio analysed
+//   birdsong_audio_level_dbfs                gauge    Pipeline (dsp::Detector stats): in-band level
+//   birdsong_noise_floor_dbfs                gauge    Pipeline (dsp::Detector stats): in-band noise floor
+//   birdsong_capture_overruns_total          counter  Pipeline: times the ring filled (analysis fell behind)
+//   birdsong_capture_dropped_samples_total   counter  Pipeline: samples lost in those overruns
+//   birdsong_capture_input_overflows_total   counter  Capture (PortAudio input overflow flags)
+//   birdsong_outbox_records                  gauge    Outbox: records stored
+//   birdsong_outbox_bytes                    gauge    Outbox: their size
+//   birdsong_outbox_pending_records{sink}    gauge    Outbox: records this sink does not have yet
+//   birdsong_outbox_oldest_age_seconds{sink} gauge    Outbox: how long the oldest of them has waited
+//   birdsong_outbox_dropped_total            counter  Outbox: records removed by a bound before delivery
+//   birdsong_outbox_append_errors_total      counter  Delivery: events that could not be stored
+//   birdsong_sink_sent_total{sink}           counter  SinkRunner: records delivered
+//   birdsong_sink_failed_total{sink}         counter  SinkRunner: attempts that failed (to be retried)
+//   birdsong_sink_retried_total{sink}        counter  SinkRunner: attempts repeating a failed one
+//   birdsong_sink_rejected_total{sink}       counter  SinkRunner: records refused for good (set aside)
+//   birdsong_sink_up{sink}                   gauge    SinkRunner: 1 if the last attempt succeeded
+//   birdsong_mqtt_connected                  gauge    SinkRunner "mqtt": 1 if its last attempt
+//                                                     (connect or publish) succeeded
+//   process_cpu_seconds_total, process_resident_memory_bytes, process_virtual_memory_bytes,
+//   process_start_time_seconds, process_open_fds       /proc/self (process_metrics.hpp)
+//
+// The outbox, sink and MQTT series exist only when a sink is configured.
+#pragma once
+
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/config.hpp"
+#include "agent/event.hpp"
+#include "agent/metrics/metrics_server.hpp"
+#include "agent/metrics/registry.hpp"
+
+namespace birdsong {
+
+struct PipelineStats;
+class Delivery;
+
+class AgentMetrics {
+ public:
+  // `known_species`: the scientific names the species pack can report (empty without a
+  // classifier); they bound the species label.
+  explicit AgentMetrics(std::vector<std::string> known_species = {});
+  ~AgentMetrics();  // stops serving before the collectors go
+
+  // The components read at scrape time; each must outlive this object.
+  void watch(const PipelineStats& pipeline, double sample_rate_hz);
+  void watch(const Delivery& delivery);
+  // An event has been detected (call from the pipeline, as an EventSink).
+  void count(const Event& event);
+
+  // Starts serving [metrics] listen and logs "metrics: serving http://.../metrics".
+  // A port that cannot be had is one log line and false: detection goes on without
+  // metrics rather than not at all.
+  bool serve(const MetricsConfig& config, std::ostream& log);
+
+  const metrics::Registry& registry() const { return registry_; }
+  // The port being served (0 when not serving).
+  int port() const { return server_ ? server_->port() : 0; }
+
+ private:
+  metrics::Registry registry_;
+  metrics::LabelledCounter detections_;
+  std::vector<metrics::Registry::Registration> registrations_;
+  std::unique_ptr<metrics::MetricsServer> server_;
+};
+
+}  // namespace birdsong

@@ -1,0 +1,187 @@
+#include "agent/species/clip_evaluation.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <ostream>
+#include <random>
+#include <set>
+
+namespace birdsong {
+
+ClipResult score_clip(const ProfilePack& pack, const SpeciesPolicy& policy, const RecordingSounds& r) {
+  ClipResult c;
+  c.path = r.path;
+  c.truth = r.label;
+  c.audio_s = r.audio_s;
+  c.predicted = kUnidentified;
+  dsp::Bout bout(pack.features.bout_gap_s);
+  std::vector<float> p(static_cast<std::size_t>(pack.model.classes()));
+  if (r.whole_windows) return c;  // the detector heard nothing
+  for (std::size_t i = 0; i < r.pools.size(); ++i) {
+    ++c.events;
+    const auto& pool = bout.add(r.sounds[i].start_s, r.sounds[i].end_s, r.pools[i]);
+    if (pool.active_frames() == 0) continue;
+    pack.model.predict(pool.vector(), p);
+    float confidence = 0.0f;
+    const int s = choose_species(pack, policy, p, confidence);
+    if (s < 0) continue;
+    ++c.species_events;
+    if (confidence > c.confidence) {
+      c.confidence = confidence;
+      c.predicted = pack.classes[static_cast<std::size_t>(s)].label;
+    }
+  }
+  return c;
+}
+
+std::vector<ClipResult> cross_validate(const std::vector<RecordingSounds>& recs, int folds, const LearnOptions& o,
+                                       const SpeciesConfig& settings, const std::function<void(int, int)>& progress) {
+  if (folds < 2) throw std::invalid_argument("--cross-validate: " + std::to_string(folds) + ": expected 2 or more folds");
+  // Stratified by label, by recording: shuffle each label's recordings with a fixed
+  // seed, then deal them round-robin into the folds.
+  std::map<std::string, std::vector<std::size_t>> by_label;
+  for (std::size_t i = 0; i < recs.size(); ++i) by_label[recs[i].label].push_back(i);
+  std::vector<int> fold(recs.size());
+  std::mt19937 rng(1);
+  int offset = 0;
+  for (auto& [label, idx] : by_label) {
+    std::shuffle(idx.begin(), idx.end(), rng);
+    for (std::size_t k = 0; k < idx.size(); ++k) fold[idx[k]] = static_cast<int>((k + static_cast<std::size_t>(offset)) % folds);
+    offset += static_cast<int>(idx.size());
+  }
+  std::vector<ClipResult> out;
+  for (int k = 0; k < folds; ++k) {
+    if (progress) progress(k + 1, folds);
+    std::vector<RecordingSounds> train;
+    for (std::size_t i = 0; i < recs.size(); ++i)
+      if (fold[i] != k) train.push_back(recs[i]);
+    const ProfilePack pack = learn_pack(train, o);
+    const SpeciesPolicy policy = resolve_policy(pack, settings);
+    for (std::size_t i = 0; i < recs.size(); ++i)
+      if (fold[i] == k) {
+        ClipResult c = score_clip(pack, policy, recs[i]);
+        c.fold = k;
+        out.push_back(c);
+      }
+  }
+  return out;
+}
+
+ClipReport summarize(const std::vector<ClipResult>& results, const std::string& split) {
+  ClipReport r;
+  r.split = split;
+  r.clips = static_cast<int>(results.size());
+  std::set<std::string> truths, columns;
+  for (const auto& c : results) {
+    truths.insert(c.truth);
+    columns.insert(c.truth);
+    columns.insert(c.predicted);
+  }
+  r.columns.assign(columns.begin(), columns.end());
+  std::map<std::string, std::size_t> col;
+  for (std::size_t i = 0; i < r.columns.size(); ++i) col[r.columns[i]] = i;
+  int correct = 0;
+  std::map<std::string, LabelScore> score;
+  for (const auto& t : truths) score[t].label = t;
+  std::vector<std::string> rows(truths.begin(), truths.end());
+  std::map<std::string, std::size_t> row;
+  for (std::size_t i = 0; i < rows.size(); ++i) row[rows[i]] = i;
+  r.confusion.assign(rows.size(), std::vector<int>(r.columns.size(), 0));
+  for (const auto& c : results) {
+    // A `none` recording is right when no species is reported in it.
+    const bool ok = c.predicted == c.truth || (c.truth == kNoneLabel && c.predicted == kUnidentified);
+    correct += ok;
+    ++score[c.truth].support;
+    if (ok) ++score[c.truth].correct;
+    const std::string as = c.truth == kNoneLabel && c.predicted == kUnidentified ? std::string(kNoneLabel) : c.predicted;
+    if (score.count(as)) ++score[as].predicted;
+    ++r.confusion[row[c.truth]][col[as]];
+    if (c.truth == kNoneLabel) {
+      r.none_minutes += c.audio_s / 60.0;
+      r.none_species_events += c.species_events;
+    }
+  }
+  r.accuracy = results.empty() ? 0.0 : static_cast<double>(correct) / static_cast<double>(results.size());
+  double f1_sum = 0.0;
+  for (auto& [label, s] : score) {
+    s.precision = s.predicted > 0 ? static_cast<double>(s.correct) / s.predicted : 0.0;
+    s.recall = s.support > 0 ? static_cast<double>(s.correct) / s.support : 0.0;
+    s.f1 = s.precision + s.recall > 0.0 ? 2.0 * s.precision * s.recall / (s.precision + s.recall) : 0.0;
+    f1_sum += s.f1;
+    r.labels.push_back(s);
+  }
+  r.macro_f1 = r.labels.empty() ? 0.0 : f1_sum / static_cast<double>(r.labels.size());
+  return r;
+}
+
+void print_report(const ClipReport& r, std::ostream& out) {
+  char line[256];
+  out << "clips: " << r.clips << " (" << r.split << ")\n";
+  std::snprintf(line, sizeof line, "accuracy: %.3f\nmacro-F1: %.3f\n", r.accuracy, r.macro_f1);
+  out << line;
+  if (r.none_minutes > 0.0) {
+    std::snprintf(line, sizeof line, "none recordings: %d species events in %.1f min = %.2f per minute\n",
+                  r.none_species_events, r.none_minutes, r.none_species_events / r.none_minutes);
+    out << line;
+  }
+  out << "\nper label:\n";
+  std::snprintf(line, sizeof line, "  %-32s %7s %9s %7s %6s\n", "label", "clips", "precision", "recall", "F1");
+  out << line;
+  for (const auto& s : r.labels) {
+    std::snprintf(line, sizeof line, "  %-32.32s %7d %9.2f %7.2f %6.2f\n", s.label.c_str(), s.support, s.precision,
+                  s.recall, s.f1);
+    out << line;
+  }
+  out << "\nconfusion (rows: true label, columns: reported label):\n";
+  out << "  " << std::string(6, ' ');
+  for (std::size_t j = 0; j < r.columns.size(); ++j) {
+    std::snprintf(line, sizeof line, "%4zu", j + 1);
+    out << line;
+  }
+  out << '\n';
+  for (std::size_t i = 0; i < r.confusion.size(); ++i) {
+    std::size_t col = 0;
+    for (std::size_t j = 0; j < r.columns.size(); ++j)
+      if (r.columns[j] == r.labels[i].label) col = j + 1;
+    std::snprintf(line, sizeof line, "  %4zu: ", col);
+    out << line;
+    for (int v : r.confusion[i]) {
+      if (v == 0) out << "   .";
+      else {
+        std::snprintf(line, sizeof line, "%4d", v);
+        out << line;
+      }
+    }
+    out << '\n';
+  }
+  out << "columns:\n";
+  for (std::size_t j = 0; j < r.columns.size(); ++j) out << "  " << j + 1 << " " << r.columns[j] << '\n';
+}
+
+nlohmann::json to_json(const ClipReport& r, const std::vector<ClipResult>& results) {
+  nlohmann::json j;
+  j["split"] = r.split;
+  j["clips"] = r.clips;
+  j["accuracy"] = r.accuracy;
+  j["macro_f1"] = r.macro_f1;
+  j["none_minutes"] = r.none_minutes;
+  j["none_species_events"] = r.none_species_events;
+  j["none_species_events_per_minute"] = r.none_minutes > 0.0 ? r.none_species_events / r.none_minutes : 0.0;
+  nlohmann::json labels = nlohmann::json::array();
+  for (const auto& s : r.labels)
+    labels.push_back({{"label", s.label}, {"clips", s.support}, {"predicted", s.predicted}, {"correct", s.correct},
+                      {"precision", s.precision}, {"recall", s.recall}, {"f1", s.f1}});
+  j["labels"] = labels;
+  j["confusion"] = {{"columns", r.columns}, {"rows", nlohmann::json::array()}, {"counts", r.confusion}};
+  for (const auto& s : r.labels) j["confusion"]["rows"].push_back(s.label);
+  nlohmann::json clips = nlohmann::json::array();
+  for (const auto& c : results)
+    clips.push_back({{"path", c.path}, {"truth", c.truth}, {"predicted", c.predicted}, {"confidence", c.confidence},
+                     {"events", c.events}, {"species_events", c.species_events}, {"audio_s", c.audio_s},
+                     {"fold", c.fold}});
+  j["recordings"] = clips;
+  return j;
+}
+
+}  // namespace birdsong

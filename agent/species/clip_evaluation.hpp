@@ -1,0 +1,66 @@
+// Clip-level evaluation of species profiles (evaluate --manifest).
+//
+// The label the agent gives a recording is the species it reports with the highest
+// confidence in it (after thresholds); a recording with no species reported is
+// "unidentified". Scores: accuracy, macro-F1 over the true labels, precision and
+// recall per label, a confusion table, and for `none` recordings the species events
+// per minute (false alarms). Cross-validation splits by recording: fold k holds every
+// K-th recording of each label after a fixed shuffle, learns on the other folds and
+// scores fold k, so no recording is ever scored by a pack that learned from it.
+#pragma once
+
+#include <iosfwd>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "agent/species/identification.hpp"
+#include "agent/species/learning.hpp"
+
+namespace birdsong {
+
+inline constexpr const char* kUnidentified = "(unidentified)";
+
+struct ClipResult {
+  std::string path;
+  std::string truth;
+  std::string predicted;      // a label, or kUnidentified
+  double confidence = 0.0;
+  int species_events = 0;     // events given a species
+  int events = 0;
+  double audio_s = 0.0;
+  int fold = -1;              // cross-validation fold, -1 without
+};
+
+ClipResult score_clip(const ProfilePack& pack, const SpeciesPolicy& policy, const RecordingSounds& recording);
+
+// Learns on K-1 folds, scores the last, for each fold. `progress` gets (fold, K).
+std::vector<ClipResult> cross_validate(const std::vector<RecordingSounds>& recordings, int folds,
+                                       const LearnOptions& options, const SpeciesConfig& settings = {},
+                                       const std::function<void(int, int)>& progress = {});
+
+struct LabelScore {
+  std::string label;
+  int support = 0;    // recordings with this true label
+  int predicted = 0;  // recordings given this label
+  int correct = 0;
+  double precision = 0.0, recall = 0.0, f1 = 0.0;
+};
+
+struct ClipReport {
+  int clips = 0;
+  double accuracy = 0.0;
+  double macro_f1 = 0.0;
+  std::vector<LabelScore> labels;              // true labels, sorted
+  std::vector<std::string> columns;            // predicted labels in the confusion table
+  std::vector<std::vector<int>> confusion;     // [true label][column]
+  double none_minutes = 0.0;                   // audio of `none` recordings
+  int none_species_events = 0;
+  std::string split;                           // how the clips were scored
+};
+
+ClipReport summarize(const std::vector<ClipResult>& results, const std::string& split);
+void print_report(const ClipReport& report, std::ostream& out);
+nlohmann::json to_json(const ClipReport& report, const std::vector<ClipResult>& results);
+
+}  // namespace birdsong

@@ -1,0 +1,270 @@
+#include "agent/species/learning.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <stdexcept>
+
+#include "agent/audio/sound_file.hpp"
+#include "agent/version.hpp"
+
+namespace birdsong {
+
+RecordingSounds extract_sounds(const ManifestEntry& entry, const dsp::DetectorConfig& detector_config,
+                               const dsp::SpeciesFeatureSetup& setup) {
+  SoundFile file(entry.path, DecoderNotes::captured);
+  dsp::Detector detector(file.sample_rate_hz(), detector_config);
+  dsp::SoundHistory history(file.sample_rate_hz(), setup);
+  RecordingSounds r;
+  r.path = entry.path;
+  r.label = entry.label;
+  r.common_name = entry.common_name;
+  const double from_s = entry.start_s.value_or(0.0), to_s = entry.end_s.value_or(1e300);
+  std::vector<float> chunk(8192);
+  std::vector<dsp::Sound> sounds;
+  // Fallback when the detector hears nothing: 5 s windows, so that `none` audio the
+  // current detector ignores still teaches the model what is not a bird.
+  const double window_s = 5.0;
+  std::vector<dsp::FeaturePool> windows;
+  std::vector<dsp::Sound> window_times;
+  double next_window_s = std::max(window_s, from_s + window_s);
+  int64_t samples = 0;
+  auto take = [&] {
+    for (const dsp::Sound& s : sounds) {
+      if (s.end_s < from_s || s.start_s > to_s) continue;
+      r.sounds.push_back(s);
+      r.pools.push_back(history.pool(s.start_s, s.end_s));
+    }
+    sounds.clear();
+  };
+  auto take_windows = [&](double now_s, bool last) {
+    while (now_s >= next_window_s || (last && now_s > next_window_s - window_s + 0.5)) {
+      dsp::Sound w;
+      w.start_s = next_window_s - window_s;
+      w.end_s = std::min(next_window_s, now_s);
+      if (w.start_s < to_s) {
+        window_times.push_back(w);
+        windows.push_back(history.pool(w.start_s, w.end_s));
+      }
+      next_window_s += window_s;
+      if (last) break;
+    }
+  };
+  while (std::size_t n = file.read(chunk)) {
+    const std::span<const float> part(chunk.data(), n);
+    history.process(part);
+    detector.process(part, sounds);
+    take();
+    samples += static_cast<int64_t>(n);
+    take_windows(static_cast<double>(samples) / file.sample_rate_hz(), false);
+  }
+  detector.flush(sounds);
+  take();
+  r.audio_s = static_cast<double>(samples) / file.sample_rate_hz();
+  take_windows(r.audio_s, true);
+  if (r.sounds.empty()) {
+    r.sounds = window_times;
+    r.pools = windows;
+    r.whole_windows = true;
+  }
+  return r;
+}
+
+std::vector<RecordingSounds> extract_all(const std::vector<ManifestEntry>& entries,
+                                         const dsp::DetectorConfig& detector, const dsp::SpeciesFeatureSetup& setup,
+                                         const LearnProgress& progress, std::vector<std::string>& failed) {
+  std::vector<RecordingSounds> out;
+  int done = 0;
+  for (const ManifestEntry& e : entries) {
+    try {
+      out.push_back(extract_sounds(e, detector, setup));
+    } catch (const AudioError& err) {
+      failed.push_back(err.what());
+    } catch (const std::invalid_argument& err) {
+      failed.push_back(e.path + ": " + err.what());
+    }
+    ++done;
+    if (progress) progress(done, static_cast<int>(entries.size()), e.path);
+  }
+  return out;
+}
+
+namespace {
+
+struct Examples {
+  std::vector<float> x;
+  std::vector<int> y;
+  std::vector<float> w;
+  int n = 0;
+  void add(const dsp::FeaturePool& pool, int label, float weight) {
+    if (pool.active_frames() == 0 || weight <= 0.0f) return;
+    const auto v = pool.vector();
+    x.insert(x.end(), v.begin(), v.end());
+    y.push_back(label);
+    w.push_back(weight);
+    ++n;
+  }
+};
+
+// The three scales of one recording (see learning.hpp), each a third of its weight.
+void add_recording(const RecordingSounds& r, int label, double bout_gap_s, int max_sounds, Examples& ex) {
+  std::vector<std::size_t> usable;
+  for (std::size_t i = 0; i < r.pools.size(); ++i)
+    if (r.pools[i].active_frames() > 0) usable.push_back(i);
+  if (usable.empty()) return;
+  const int bands = r.pools[usable[0]].bands();
+  // Single sounds: the loudest ones when there are many (they are the recordist's bird).
+  std::vector<std::size_t> chosen = usable;
+  if (static_cast<int>(chosen.size()) > max_sounds) {
+    std::sort(chosen.begin(), chosen.end(),
+              [&](std::size_t a, std::size_t b) { return r.sounds[a].snr_db > r.sounds[b].snr_db; });
+    chosen.resize(static_cast<std::size_t>(max_sounds));
+  }
+  for (std::size_t i : chosen) ex.add(r.pools[i], label, static_cast<float>(1.0 / 3.0 / static_cast<double>(chosen.size())));
+  // Bouts and the whole recording.
+  std::vector<dsp::FeaturePool> bouts;
+  dsp::FeaturePool whole(bands), bout(bands);
+  double bout_end = -1e300;
+  for (std::size_t i : usable) {
+    whole.add(r.pools[i]);
+    if (r.sounds[i].start_s - bout_end > bout_gap_s && bout.frames() > 0) {
+      bouts.push_back(bout);
+      bout.clear();
+    }
+    bout.add(r.pools[i]);
+    bout_end = std::max(bout_end, r.sounds[i].end_s);
+  }
+  if (bout.frames() > 0) bouts.push_back(bout);
+  for (const auto& b : bouts) ex.add(b, label, static_cast<float>(1.0 / 3.0 / static_cast<double>(bouts.size())));
+  ex.add(whole, label, 1.0f / 3.0f);
+}
+
+struct Labels {
+  std::vector<SpeciesClass> classes;
+  std::map<std::string, int> index;
+};
+
+Labels collect_labels(const std::vector<RecordingSounds>& recs) {
+  Labels l;
+  for (const auto& r : recs) {
+    bool any = false;
+    for (const auto& p : r.pools) any = any || p.active_frames() > 0;
+    if (!any) continue;
+    auto it = l.index.find(r.label);
+    if (it == l.index.end()) {
+      it = l.index.emplace(r.label, static_cast<int>(l.classes.size())).first;
+      SpeciesClass c;
+      c.label = r.label;
+      c.common_name = r.common_name;
+      l.classes.push_back(c);
+    }
+    SpeciesClass& c = l.classes[static_cast<std::size_t>(it->second)];
+    if (c.common_name.empty()) c.common_name = r.common_name;
+    ++c.recordings;
+    for (std::size_t i = 0; i < r.pools.size(); ++i)
+      if (r.pools[i].active_frames() > 0) {
+        ++c.sounds;
+        c.seconds += r.sounds[i].end_s - r.sounds[i].start_s;
+      }
+  }
+  return l;
+}
+
+dsp::SpeciesModel fit(const std::vector<const RecordingSounds*>& recs, const Labels& labels,
+                      const LearnOptions& o, int feature_count) {
+  Examples ex;
+  for (const auto* r : recs)
+    add_recording(*r, labels.index.at(r->label), o.features.bout_gap_s, o.max_sounds_per_recording, ex);
+  return dsp::SpeciesModel::train(static_cast<int>(labels.classes.size()), feature_count, ex.x, ex.y, ex.w,
+                                  o.training);
+}
+
+}  // namespace
+
+ProfilePack learn_pack(const std::vector<RecordingSounds>& recs, const LearnOptions& o) {
+  dsp::validate(o.features);
+  const Labels labels = collect_labels(recs);
+  if (labels.classes.size() < 2)
+    throw std::invalid_argument("learning needs recordings of at least two labels with detected sounds, got " +
+                                std::to_string(labels.classes.size()));
+  const int F = dsp::FeaturePool::size(o.features.mel.bands);
+  std::vector<const RecordingSounds*> usable;
+  for (const auto& r : recs)
+    if (labels.index.count(r.label)) usable.push_back(&r);
+
+  ProfilePack pack;
+  pack.model = fit(usable, labels, o, F);
+
+  // Temperature from held-out recordings: fold k holds every k-th recording of each label.
+  if (o.calibration_folds >= 2) {
+    std::vector<float> scores;
+    std::vector<int> truth;
+    std::map<std::string, int> seen;
+    std::vector<int> fold(usable.size());
+    for (std::size_t i = 0; i < usable.size(); ++i) fold[i] = seen[usable[i]->label]++ % o.calibration_folds;
+    for (int k = 0; k < o.calibration_folds; ++k) {
+      std::vector<const RecordingSounds*> train;
+      for (std::size_t i = 0; i < usable.size(); ++i)
+        if (fold[i] != k) train.push_back(usable[i]);
+      const dsp::SpeciesModel m = fit(train, labels, o, F);
+      std::vector<float> s(labels.classes.size());
+      for (std::size_t i = 0; i < usable.size(); ++i) {
+        if (fold[i] == k) {
+          // Score what the live classifier scores: each sound with its bout so far.
+          dsp::Bout bout(o.features.bout_gap_s);
+          const RecordingSounds& r = *usable[i];
+          for (std::size_t j = 0; j < r.pools.size(); ++j) {
+            const auto& pool = bout.add(r.sounds[j].start_s, r.sounds[j].end_s, r.pools[j]);
+            if (pool.active_frames() == 0) continue;
+            m.scores(pool.vector(), s);
+            scores.insert(scores.end(), s.begin(), s.end());
+            truth.push_back(labels.index.at(r.label));
+          }
+        }
+      }
+    }
+    pack.model.set_temperature(dsp::SpeciesModel::fit_temperature(static_cast<int>(labels.classes.size()), scores, truth));
+  }
+
+  pack.description = o.description;
+  pack.demo = o.demo;
+  pack.created_by = std::string("birdsong-agent ") + kVersion;
+  pack.features = o.features;
+  pack.classes = labels.classes;
+  for (auto& c : pack.classes) c.threshold = o.threshold;
+  for (const auto* r : usable) {
+    ++pack.training.recordings;
+    pack.training.audio_s += r->audio_s;
+    pack.training.sounds += static_cast<int>(r->pools.size());
+  }
+  Examples count;
+  for (const auto* r : usable)
+    add_recording(*r, labels.index.at(r->label), o.features.bout_gap_s, o.max_sounds_per_recording, count);
+  pack.training.examples = count.n;
+  pack.training.l2 = o.training.l2;
+  pack.training.iterations = o.training.iterations;
+  return pack;
+}
+
+std::vector<ClassifiedSound> classify_sounds(const ProfilePack& pack, const RecordingSounds& r) {
+  std::vector<ClassifiedSound> out;
+  if (r.whole_windows) return out;  // the detector heard nothing: no event to classify
+  dsp::Bout bout(pack.features.bout_gap_s);
+  std::vector<float> p(static_cast<std::size_t>(pack.model.classes()));
+  for (std::size_t i = 0; i < r.pools.size(); ++i) {
+    ClassifiedSound c;
+    c.start_s = r.sounds[i].start_s;
+    c.end_s = r.sounds[i].end_s;
+    const auto& pool = bout.add(c.start_s, c.end_s, r.pools[i]);
+    if (pool.active_frames() > 0) {
+      pack.model.predict(pool.vector(), p);
+      const auto best = std::max_element(p.begin(), p.end());
+      c.best = static_cast<int>(best - p.begin());
+      c.probability = *best;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace birdsong

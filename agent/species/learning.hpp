@@ -1,0 +1,73 @@
+// Learning species profiles from labelled recordings.
+//
+// Each recording goes through the same stages as in `analyze`: the detector finds its
+// sounds and SoundHistory pools each sound's features at the moment the detector
+// reports it. Learning then sees each recording at three scales, each carrying a third
+// of the recording's weight: single sounds, bouts (sounds less than bout_gap_s apart,
+// pooled) and the whole recording pooled, because the live classifier meets all three
+// (a lone call, the middle of a song, a long song). The model's temperature is fitted
+// on recordings held out of the fit (folds by recording), so confidences are honest.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "agent/species/manifest.hpp"
+#include "agent/species/profile_pack.hpp"
+#include "dsp/detector.hpp"
+#include "dsp/species_classifier.hpp"
+#include "dsp/species_model.hpp"
+
+namespace birdsong {
+
+// The detected sounds of one recording, with their features.
+struct RecordingSounds {
+  std::string path;
+  std::string label;
+  std::string common_name;
+  double audio_s = 0.0;
+  std::vector<dsp::Sound> sounds;
+  std::vector<dsp::FeaturePool> pools;  // one per sound
+  bool whole_windows = false;           // no sound was detected: pools are 5 s windows
+};
+
+// Decodes one recording and extracts its sounds (only those overlapping start_s..end_s
+// when the entry gives them). Throws AudioError or std::invalid_argument.
+RecordingSounds extract_sounds(const ManifestEntry& entry, const dsp::DetectorConfig& detector,
+                               const dsp::SpeciesFeatureSetup& setup);
+
+// Progress: called after each recording (done, total, path).
+using LearnProgress = std::function<void(int, int, const std::string&)>;
+
+// Extracts every recording of a manifest; failures are reported through `failed`
+// (one line each) and skipped.
+std::vector<RecordingSounds> extract_all(const std::vector<ManifestEntry>& entries,
+                                         const dsp::DetectorConfig& detector, const dsp::SpeciesFeatureSetup& setup,
+                                         const LearnProgress& progress, std::vector<std::string>& failed);
+
+struct LearnOptions {
+  dsp::SpeciesFeatureSetup features;
+  dsp::SpeciesTrainingOptions training;
+  double threshold = 0.5;         // default per-species threshold stored in the pack
+  int calibration_folds = 3;      // held-out folds for the temperature; 0: no calibration
+  int max_sounds_per_recording = 40;
+  std::string description;
+  bool demo = false;
+};
+
+// Learns a pack from extracted recordings. Throws std::invalid_argument when fewer than
+// two labels have examples.
+ProfilePack learn_pack(const std::vector<RecordingSounds>& recordings, const LearnOptions& options);
+
+// One classified sound of a recording.
+struct ClassifiedSound {
+  double start_s = 0.0;
+  double end_s = 0.0;
+  int best = -1;             // class index, -1: nothing to classify
+  float probability = 0.0f;
+};
+// Classifies a recording's sounds as the live classifier would (bouts included).
+std::vector<ClassifiedSound> classify_sounds(const ProfilePack& pack, const RecordingSounds& recording);
+
+}  // namespace birdsong

@@ -1,0 +1,181 @@
+#include "agent/species/profile_pack.hpp"
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace birdsong {
+
+namespace {
+constexpr const char* kMagic = "birdsong-profiles";
+
+std::array<uint32_t, 256> crc_table() {
+  std::array<uint32_t, 256> t{};
+  for (uint32_t i = 0; i < 256; ++i) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    t[i] = c;
+  }
+  return t;
+}
+}  // namespace
+
+uint32_t crc32(const std::string& bytes) {
+  static const auto table = crc_table();
+  uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char b : bytes) c = table[(c ^ b) & 0xFFu] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+int ProfilePack::none_class() const {
+  for (std::size_t i = 0; i < classes.size(); ++i)
+    if (classes[i].label == "none") return static_cast<int>(i);
+  return -1;
+}
+
+std::string serialize_profile_pack(const ProfilePack& p) {
+  using nlohmann::json;
+  json j;
+  j["feature_version"] = dsp::kSpeciesFeatureVersion;
+  j["description"] = p.description;
+  j["demo"] = p.demo;
+  j["created_by"] = p.created_by;
+  const auto& f = p.features;
+  j["features"] = {{"mel_min_hz", f.mel.min_hz},
+                   {"mel_max_hz", f.mel.max_hz},
+                   {"mel_bands", f.mel.bands},
+                   {"frame_s", f.mel.frame_s},
+                   {"hop_s", f.mel.hop_s},
+                   {"min_excess_db", f.features.min_excess_db},
+                   {"dynamic_range_db", f.features.dynamic_range_db},
+                   {"min_pitch_hz", f.features.min_pitch_hz},
+                   {"max_pitch_hz", f.features.max_pitch_hz},
+                   {"history_s", f.history_s},
+                   {"background_quantile", f.background_quantile},
+                   {"bout_gap_s", f.bout_gap_s}};
+  j["min_sample_rate_hz"] = p.min_sample_rate_hz();
+  json classes = json::array();
+  for (const auto& c : p.classes)
+    classes.push_back({{"label", c.label},
+                       {"common_name", c.common_name},
+                       {"threshold", c.threshold},
+                       {"recordings", c.recordings},
+                       {"sounds", c.sounds},
+                       {"seconds", c.seconds}});
+  j["classes"] = classes;
+  const auto& m = p.model;
+  json weights = json::array();
+  const auto F = static_cast<std::size_t>(m.feature_count());
+  for (int c = 0; c < m.classes(); ++c)
+    weights.push_back(std::vector<float>(m.weights().begin() + static_cast<std::ptrdiff_t>(c * F),
+                                         m.weights().begin() + static_cast<std::ptrdiff_t>((c + 1) * F)));
+  j["model"] = {{"kind", "softmax-regression"},
+                {"temperature", m.temperature()},
+                {"mean", m.mean()},
+                {"scale", m.scale()},
+                {"weights", weights},
+                {"bias", m.bias()}};
+  const auto& t = p.training;
+  j["training"] = {{"recordings", t.recordings}, {"sounds", t.sounds},       {"examples", t.examples},
+                   {"audio_s", t.audio_s},       {"l2", t.l2},               {"iterations", t.iterations}};
+  const std::string payload = j.dump(1);
+  char head[64];
+  std::snprintf(head, sizeof head, "%s %d crc32=%08x\n", kMagic, kProfilePackFormat, crc32(payload));
+  return head + payload;
+}
+
+void save_profile_pack(const ProfilePack& pack, const std::string& path) {
+  const std::string bytes = serialize_profile_pack(pack);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw ProfilePackError(path + ": cannot write profile pack");
+  out << bytes;
+  out.close();
+  if (!out) throw ProfilePackError(path + ": cannot write profile pack");
+}
+
+ProfilePack parse_profile_pack(const std::string& bytes, const std::string& origin) {
+  auto fail = [&](const std::string& why) { return ProfilePackError(origin + ": " + why); };
+  const auto nl = bytes.find('\n');
+  const std::string head = bytes.substr(0, nl == std::string::npos ? std::min<std::size_t>(bytes.size(), 80) : nl);
+  int format = 0;
+  unsigned crc = 0;
+  char magic[32] = {0};
+  if (nl == std::string::npos || std::sscanf(head.c_str(), "%31s %d crc32=%8x", magic, &format, &crc) != 3 ||
+      std::string(magic) != kMagic)
+    throw fail("not a birdsong profile pack (expected a first line 'birdsong-profiles <format> crc32=<hex>')");
+  if (format != kProfilePackFormat)
+    throw fail("profile pack format " + std::to_string(format) + ", this agent reads format " +
+               std::to_string(kProfilePackFormat) + ": learn the pack again with this version");
+  const std::string payload = bytes.substr(nl + 1);
+  if (crc32(payload) != crc) throw fail("damaged profile pack: checksum mismatch");
+  ProfilePack p;
+  try {
+    const auto j = nlohmann::json::parse(payload);
+    const int fv = j.at("feature_version").get<int>();
+    if (fv != dsp::kSpeciesFeatureVersion)
+      throw fail("profiles use feature version " + std::to_string(fv) + ", this agent computes version " +
+                 std::to_string(dsp::kSpeciesFeatureVersion) + ": learn the pack again with this version");
+    p.description = j.at("description").get<std::string>();
+    p.demo = j.at("demo").get<bool>();
+    p.created_by = j.value("created_by", "");
+    const auto& f = j.at("features");
+    auto& s = p.features;
+    s.mel.min_hz = f.at("mel_min_hz");
+    s.mel.max_hz = f.at("mel_max_hz");
+    s.mel.bands = f.at("mel_bands");
+    s.mel.frame_s = f.at("frame_s");
+    s.mel.hop_s = f.at("hop_s");
+    s.features.min_excess_db = f.at("min_excess_db");
+    s.features.dynamic_range_db = f.at("dynamic_range_db");
+    s.features.min_pitch_hz = f.at("min_pitch_hz");
+    s.features.max_pitch_hz = f.at("max_pitch_hz");
+    s.history_s = f.at("history_s");
+    s.background_quantile = f.at("background_quantile");
+    s.bout_gap_s = f.at("bout_gap_s");
+    dsp::validate(s);
+    for (const auto& c : j.at("classes")) {
+      SpeciesClass k;
+      k.label = c.at("label");
+      k.common_name = c.at("common_name");
+      k.threshold = c.at("threshold");
+      k.recordings = c.at("recordings");
+      k.sounds = c.at("sounds");
+      k.seconds = c.at("seconds");
+      p.classes.push_back(k);
+    }
+    const auto& m = j.at("model");
+    std::vector<float> weights;
+    for (const auto& row : m.at("weights"))
+      for (float w : row.get<std::vector<float>>()) weights.push_back(w);
+    p.model = dsp::SpeciesModel(static_cast<int>(p.classes.size()), m.at("mean").get<std::vector<float>>(),
+                                m.at("scale").get<std::vector<float>>(), std::move(weights),
+                                m.at("bias").get<std::vector<float>>(), m.at("temperature").get<double>());
+    if (p.model.feature_count() != dsp::FeaturePool::size(s.mel.bands))
+      throw fail("damaged profile pack: model has " + std::to_string(p.model.feature_count()) + " features, expected " +
+                 std::to_string(dsp::FeaturePool::size(s.mel.bands)));
+    const auto& t = j.at("training");
+    p.training.recordings = t.at("recordings");
+    p.training.sounds = t.at("sounds");
+    p.training.examples = t.at("examples");
+    p.training.audio_s = t.at("audio_s");
+    p.training.l2 = t.at("l2");
+    p.training.iterations = t.at("iterations");
+  } catch (const ProfilePackError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw fail(std::string("damaged profile pack: ") + e.what());
+  }
+  return p;
+}
+
+ProfilePack load_profile_pack(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ProfilePackError(path + ": cannot open profile pack");
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return parse_profile_pack(bytes.str(), path);
+}
+
+}  // namespace birdsong

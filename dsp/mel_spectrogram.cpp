@@ -1,0 +1,92 @@
+#include "dsp/mel_spectrogram.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace birdsong::dsp {
+
+namespace {
+[[noreturn]] void bad(const char* key, double value, const std::string& expected) {
+  throw std::invalid_argument(std::string(key) + ": " + std::to_string(value) + ": expected " + expected);
+}
+double hz_to_mel(double hz) { return 2595.0 * std::log10(1.0 + hz / 700.0); }
+double mel_to_hz(double mel) { return 700.0 * (std::pow(10.0, mel / 2595.0) - 1.0); }
+
+// Validates before the Stft is built, so a bad rate is reported by its name here.
+int checked_fft_size(double rate_hz, const MelConfig& c) {
+  validate(c);
+  if (!(rate_hz >= 8000.0 && rate_hz <= 384000.0)) bad("sample_rate_hz", rate_hz, "8000..384000");
+  if (c.max_hz > rate_hz / 2.0)
+    bad("max_hz", c.max_hz,
+        "at most the Nyquist frequency " + std::to_string(rate_hz / 2.0) + " (these profiles need audio sampled at >= " +
+            std::to_string(2.0 * c.max_hz) + " Hz)");
+  return fft_size_for(rate_hz, c.frame_s);
+}
+int hop_for(double rate_hz, const MelConfig& c, int fft_size) {
+  return std::clamp(static_cast<int>(std::lround(c.hop_s * rate_hz)), 1, fft_size);
+}
+}  // namespace
+
+void validate(const MelConfig& c) {
+  if (!(c.min_hz >= 0.0)) bad("min_hz", c.min_hz, "a frequency >= 0");
+  if (!(c.max_hz > c.min_hz)) bad("max_hz", c.max_hz, "a frequency above min_hz");
+  if (!(c.bands >= 2 && c.bands <= 256)) bad("bands", c.bands, "2..256");
+  if (!(c.frame_s >= 0.002 && c.frame_s <= 0.1)) bad("frame_s", c.frame_s, "0.002..0.1 seconds");
+  if (!(c.hop_s > 0.0 && c.hop_s <= c.frame_s)) bad("hop_s", c.hop_s, "more than 0 and at most frame_s");
+}
+
+MelSpectrogram::MelSpectrogram(double sample_rate_hz, const MelConfig& config)
+    : config_(config),
+      stft_(sample_rate_hz, checked_fft_size(sample_rate_hz, config),
+            hop_for(sample_rate_hz, config, fft_size_for(sample_rate_hz, config.frame_s))) {
+  const int fft_size = stft_.fft_size();
+  const double bin_hz = stft_.bin_hz();
+  lo_bin_ = std::max(1, static_cast<int>(std::floor(config.min_hz / bin_hz)));
+  hi_bin_ = std::min(fft_size / 2, static_cast<int>(std::ceil(config.max_hz / bin_hz)));
+
+  // Triangular filters with edges evenly spaced in mel. A filter narrower than a bin
+  // (low bands at small FFT sizes) still gets the bin nearest its centre, so no band
+  // is ever empty.
+  const double m0 = hz_to_mel(config.min_hz), m1 = hz_to_mel(config.max_hz);
+  std::vector<double> edge_hz(static_cast<std::size_t>(config.bands) + 2);
+  for (std::size_t i = 0; i < edge_hz.size(); ++i)
+    edge_hz[i] = mel_to_hz(m0 + (m1 - m0) * static_cast<double>(i) / static_cast<double>(config.bands + 1));
+  for (int b = 0; b < config.bands; ++b) {
+    const double lo = edge_hz[b], mid = edge_hz[b + 1], hi = edge_hz[b + 2];
+    centre_hz_.push_back(mid);
+    double total = 0.0;
+    const std::size_t first = weights_.size();
+    for (int k = lo_bin_; k <= hi_bin_; ++k) {
+      const double f = k * bin_hz;
+      double w = 0.0;
+      if (f > lo && f <= mid) w = (f - lo) / (mid - lo);
+      else if (f > mid && f < hi) w = (hi - f) / (hi - mid);
+      if (w > 0.0) {
+        weights_.push_back({k, b, static_cast<float>(w)});
+        total += w;
+      }
+    }
+    if (total == 0.0) {
+      weights_.push_back({std::clamp(static_cast<int>(std::lround(mid / bin_hz)), 1, fft_size / 2), b, 1.0f});
+      total = 1.0;
+    }
+    // Mean power per bin: band levels do not depend on the FFT size (the sample rate).
+    for (std::size_t i = first; i < weights_.size(); ++i) weights_[i].w = static_cast<float>(weights_[i].w / total);
+  }
+  band_power_.assign(static_cast<std::size_t>(config.bands), 0.0f);
+  band_db_.assign(static_cast<std::size_t>(config.bands), 0.0f);
+}
+
+void MelSpectrogram::to_bands(std::span<const float> power, float& peak_hz) {
+  std::fill(band_power_.begin(), band_power_.end(), 0.0f);
+  for (const Weight& w : weights_) band_power_[w.band] += w.w * power[w.bin];
+  for (std::size_t b = 0; b < band_power_.size(); ++b) band_db_[b] = 10.0f * std::log10(band_power_[b] + 1e-12f);
+  int peak = lo_bin_;
+  for (int k = lo_bin_ + 1; k <= hi_bin_; ++k)
+    if (power[k] > power[peak]) peak = k;
+  peak_hz = static_cast<float>(peak * stft_.bin_hz());
+}
+
+}  // namespace birdsong::dsp

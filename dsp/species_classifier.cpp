@@ -1,0 +1,127 @@
+#include "dsp/species_classifier.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace birdsong::dsp {
+
+void validate(const SpeciesFeatureSetup& s) {
+  validate(s.mel);
+  validate(s.features);
+  if (!(s.history_s >= 1.0 && s.history_s <= 600.0))
+    throw std::invalid_argument("history_s: " + std::to_string(s.history_s) + ": expected 1..600 seconds");
+  if (!(s.background_quantile > 0.0 && s.background_quantile < 1.0))
+    throw std::invalid_argument("background_quantile: " + std::to_string(s.background_quantile) + ": expected 0..1");
+  if (!(s.bout_gap_s >= 0.0 && s.bout_gap_s <= 60.0))
+    throw std::invalid_argument("bout_gap_s: " + std::to_string(s.bout_gap_s) + ": expected 0..60 seconds");
+}
+
+namespace {
+const SpeciesFeatureSetup& checked(const SpeciesFeatureSetup& s) {
+  validate(s);
+  return s;
+}
+}  // namespace
+
+SoundHistory::SoundHistory(double sample_rate_hz, const SpeciesFeatureSetup& setup)
+    : setup_(checked(setup)), mel_(sample_rate_hz, setup.mel) {
+  capacity_ = static_cast<std::size_t>(std::ceil(setup.history_s * mel_.frame_rate_hz())) + 2;
+  const auto bands = static_cast<std::size_t>(mel_.bands());
+  db_.assign(capacity_ * bands, 0.0f);
+  peak_hz_.assign(capacity_, 0.0f);
+  block_db_.reserve(capacity_ * bands);
+  block_peak_.reserve(capacity_);
+  background_.assign(bands, 0.0f);
+  column_.reserve(capacity_);
+}
+
+void SoundHistory::process(std::span<const float> samples) {
+  const auto bands = static_cast<std::size_t>(mel_.bands());
+  mel_.process(samples, [&](int64_t frame, std::span<const float> band_db, float peak_hz) {
+    const std::size_t slot = static_cast<std::size_t>(frame) % capacity_;
+    std::copy(band_db.begin(), band_db.end(), db_.begin() + static_cast<std::ptrdiff_t>(slot * bands));
+    peak_hz_[slot] = peak_hz;
+    frames_ = frame + 1;
+  });
+}
+
+FeaturePool SoundHistory::pool(double start_s, double end_s) {
+  const auto bands = static_cast<std::size_t>(mel_.bands());
+  FeaturePool out(mel_.bands());
+  if (frames_ == 0) return out;
+  const int64_t oldest = std::max<int64_t>(0, frames_ - static_cast<int64_t>(capacity_));
+  // Frame k is centred at time_s(k): the sound holds the frames centred inside it.
+  const double t0 = mel_.time_s(0), rate = mel_.frame_rate_hz();
+  int64_t first = static_cast<int64_t>(std::ceil((start_s - t0) * rate));
+  int64_t last = static_cast<int64_t>(std::floor((end_s - t0) * rate));  // inclusive
+  first = std::max(first, oldest);
+  last = std::min(last, frames_ - 1);
+  if (last < first) return out;
+
+  // Background: a low quantile of each band over the whole history.
+  const std::size_t held = static_cast<std::size_t>(frames_ - oldest);
+  const auto q = static_cast<std::size_t>(setup_.background_quantile * static_cast<double>(held - 1));
+  for (std::size_t b = 0; b < bands; ++b) {
+    column_.clear();
+    for (int64_t k = oldest; k < frames_; ++k) column_.push_back(db_[(static_cast<std::size_t>(k) % capacity_) * bands + b]);
+    std::nth_element(column_.begin(), column_.begin() + static_cast<std::ptrdiff_t>(q), column_.end());
+    background_[b] = column_[q];
+  }
+
+  // Copy the sound and one frame of context each side into a contiguous block.
+  const int64_t c0 = std::max(oldest, first - 1), c1 = std::min(frames_ - 1, last + 1);
+  block_db_.clear();
+  block_peak_.clear();
+  for (int64_t k = c0; k <= c1; ++k) {
+    const std::size_t slot = static_cast<std::size_t>(k) % capacity_;
+    block_db_.insert(block_db_.end(), db_.begin() + static_cast<std::ptrdiff_t>(slot * bands),
+                     db_.begin() + static_cast<std::ptrdiff_t>((slot + 1) * bands));
+    block_peak_.push_back(peak_hz_[slot]);
+  }
+  MelBlock block;
+  block.bands = mel_.bands();
+  block.frame_rate_hz = rate;
+  block.db = block_db_;
+  block.peak_hz = block_peak_;
+  block.begin = static_cast<std::size_t>(first - c0);
+  block.end = static_cast<std::size_t>(last - c0 + 1);
+  out.add(block, background_, setup_.features);
+  return out;
+}
+
+const FeaturePool& Bout::add(double start_s, double end_s, const FeaturePool& sound) {
+  if (!end_s_ || start_s - *end_s_ > gap_s_ || pool_.bands() != sound.bands()) {
+    pool_ = sound;
+    sounds_ = 1;
+    end_s_ = end_s;
+  } else {
+    pool_.add(sound);
+    ++sounds_;
+    end_s_ = std::max(*end_s_, end_s);
+  }
+  return pool_;
+}
+
+SpeciesClassifier::SpeciesClassifier(double sample_rate_hz, const SpeciesFeatureSetup& setup, SpeciesModel model)
+    : features_(sample_rate_hz, setup), bout_(setup.bout_gap_s), model_(std::move(model)) {
+  if (model_.feature_count() != FeaturePool::size(features_.bands()))
+    throw std::invalid_argument("model: expects " + std::to_string(model_.feature_count()) +
+                                " features, the feature setup gives " +
+                                std::to_string(FeaturePool::size(features_.bands())));
+}
+
+SpeciesScores SpeciesClassifier::classify(const Sound& sound) {
+  SpeciesScores out;
+  const FeaturePool& bout = bout_.add(sound.start_s, sound.end_s, features_.pool(sound.start_s, sound.end_s));
+  if (bout.active_frames() == 0) return out;
+  out.probabilities.resize(static_cast<std::size_t>(model_.classes()));
+  model_.predict(bout.vector(), out.probabilities);
+  const auto best = std::max_element(out.probabilities.begin(), out.probabilities.end());
+  out.best = static_cast<int>(best - out.probabilities.begin());
+  out.probability = *best;
+  return out;
+}
+
+}  // namespace birdsong::dsp

@@ -1,0 +1,101 @@
+// Species classification: the stage after the detector.
+//
+//   samples -> MelSpectrogram -> history of frames ---+
+//   Detector -> Sound (start_s, end_s) ---------------+-> FeaturePool -> Bout -> SpeciesModel
+//
+// SoundHistory runs beside the detector on the same samples and keeps the last few
+// seconds of log-mel frames in a preallocated ring. When the detector reports a
+// sound, its frames are pooled into features against the background level of each
+// band (a low quantile of the history). Consecutive sounds less than bout_gap_s apart
+// are treated as one bout of one bird: their pools add up, so the tenth syllable of a
+// song is classified with the evidence of the nine before it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "dsp/detector.hpp"
+#include "dsp/mel_spectrogram.hpp"
+#include "dsp/species_features.hpp"
+#include "dsp/species_model.hpp"
+
+namespace birdsong::dsp {
+
+struct SpeciesFeatureSetup {
+  MelConfig mel;
+  SpeciesFeatureConfig features;
+  double history_s = 20.0;           // frames kept: the longest sound plus background around it
+  double background_quantile = 0.2;  // a band's background level: this quantile of its history
+  double bout_gap_s = 3.0;           // sounds closer than this are one bout
+};
+
+void validate(const SpeciesFeatureSetup& setup);
+
+class SoundHistory {
+ public:
+  // Throws std::invalid_argument naming the bad parameter.
+  SoundHistory(double sample_rate_hz, const SpeciesFeatureSetup& setup);
+
+  // Feeds the same samples the detector gets (before it, so the history covers every
+  // sound the detector reports).
+  void process(std::span<const float> samples);
+  // The features of the sound between start_s and end_s (seconds from the first
+  // sample); only the part still in the history counts.
+  FeaturePool pool(double start_s, double end_s);
+
+  const SpeciesFeatureSetup& setup() const { return setup_; }
+  int bands() const { return mel_.bands(); }
+
+ private:
+  SpeciesFeatureSetup setup_;
+  MelSpectrogram mel_;
+  std::size_t capacity_;
+  std::vector<float> db_;       // ring: capacity_ x bands
+  std::vector<float> peak_hz_;  // ring: capacity_
+  int64_t frames_ = 0;          // frames computed so far
+  // scratch, reused between sounds
+  std::vector<float> block_db_, block_peak_, background_, column_;
+};
+
+// Groups consecutive sounds into bouts and sums their features.
+class Bout {
+ public:
+  explicit Bout(double gap_s) : gap_s_(gap_s) {}
+  // Adds a sound; returns the pool of the bout it belongs to (a new one when it starts
+  // more than gap_s after the last sound ended).
+  const FeaturePool& add(double start_s, double end_s, const FeaturePool& sound);
+  int sounds() const { return sounds_; }
+
+ private:
+  double gap_s_;
+  std::optional<double> end_s_;
+  FeaturePool pool_;
+  int sounds_ = 0;
+};
+
+// What the model says about one sound (with its bout).
+struct SpeciesScores {
+  int best = -1;                    // class index, -1: nothing to classify (no active frame)
+  float probability = 0.0f;         // calibrated probability of `best`
+  std::vector<float> probabilities;  // all classes
+};
+
+class SpeciesClassifier {
+ public:
+  // Throws std::invalid_argument when the model does not fit the features.
+  SpeciesClassifier(double sample_rate_hz, const SpeciesFeatureSetup& setup, SpeciesModel model);
+
+  void process(std::span<const float> samples) { features_.process(samples); }
+  SpeciesScores classify(const Sound& sound);
+
+  const SpeciesModel& model() const { return model_; }
+
+ private:
+  SoundHistory features_;
+  Bout bout_;
+  SpeciesModel model_;
+};
+
+}  // namespace birdsong::dsp

@@ -1,0 +1,183 @@
+#include "dsp/species_features.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace birdsong::dsp {
+
+namespace {
+[[noreturn]] void bad(const char* key, double value, const std::string& expected) {
+  throw std::invalid_argument(std::string(key) + ": " + std::to_string(value) + ": expected " + expected);
+}
+int bin_of(double x, double lo, double hi, int bins) {
+  const int b = static_cast<int>(std::floor((x - lo) / (hi - lo) * bins));
+  return std::clamp(b, 0, bins - 1);
+}
+}  // namespace
+
+void validate(const SpeciesFeatureConfig& c) {
+  if (!(c.min_excess_db >= 0.0 && c.min_excess_db <= 60.0)) bad("min_excess_db", c.min_excess_db, "0..60 dB");
+  if (!(c.dynamic_range_db > 0.0 && c.dynamic_range_db <= 120.0))
+    bad("dynamic_range_db", c.dynamic_range_db, "0..120 dB");
+  if (!(c.min_pitch_hz > 0.0)) bad("min_pitch_hz", c.min_pitch_hz, "a frequency > 0");
+  if (!(c.max_pitch_hz > c.min_pitch_hz)) bad("max_pitch_hz", c.max_pitch_hz, "a frequency above min_pitch_hz");
+}
+
+FeaturePool::FeaturePool(int bands)
+    : bands_(bands),
+      sum_excess_(static_cast<std::size_t>(bands)),
+      sum_excess2_(static_cast<std::size_t>(bands)),
+      sum_shape_(static_cast<std::size_t>(bands)),
+      sum_change_(static_cast<std::size_t>(bands)) {}
+
+void FeaturePool::clear() { *this = FeaturePool(bands_); }
+
+void FeaturePool::add(const FeaturePool& o) {
+  if (o.bands_ != bands_) throw std::invalid_argument("FeaturePool: adding a pool of another band count");
+  frames_ += o.frames_;
+  active_ += o.active_;
+  moves_ += o.moves_;
+  syllables_ += o.syllables_;
+  seconds_ += o.seconds_;
+  for (std::size_t b = 0; b < sum_excess_.size(); ++b) {
+    sum_excess_[b] += o.sum_excess_[b];
+    sum_excess2_[b] += o.sum_excess2_[b];
+    sum_shape_[b] += o.sum_shape_[b];
+    sum_change_[b] += o.sum_change_[b];
+  }
+  for (std::size_t i = 0; i < pitch_.size(); ++i) pitch_[i] += o.pitch_[i];
+  for (std::size_t i = 0; i < pitch_move_.size(); ++i) pitch_move_[i] += o.pitch_move_[i];
+  for (std::size_t i = 0; i < durations_.size(); ++i) durations_[i] += o.durations_[i];
+  for (std::size_t i = 0; i < envelope_lag_.size(); ++i) envelope_lag_[i] += o.envelope_lag_[i];
+  envelope_energy_ += o.envelope_energy_;
+  sum_log_pitch_ += o.sum_log_pitch_;
+  sum_log_pitch2_ += o.sum_log_pitch2_;
+  sum_pitch_move_ += o.sum_pitch_move_;
+  pitch_weight_ += o.pitch_weight_;
+}
+
+void FeaturePool::add(const MelBlock& blk, std::span<const float> background_db, const SpeciesFeatureConfig& cfg) {
+  const auto B = static_cast<std::size_t>(bands_);
+  if (blk.bands != bands_ || background_db.size() != B)
+    throw std::invalid_argument("FeaturePool: block of " + std::to_string(blk.bands) + " bands, expected " +
+                                std::to_string(bands_));
+  const std::size_t n_all = blk.peak_hz.size();
+  const std::size_t begin = std::min(blk.begin, n_all), end = std::min(blk.end, n_all);
+  if (end <= begin) return;
+  const std::size_t n = end - begin;
+  frames_ += static_cast<int64_t>(n);
+  seconds_ += static_cast<double>(n) / blk.frame_rate_hz;
+
+  // Excess over the background, then a 3x3 (time x band) mean: a single frame's band
+  // level scatters by several dB in noise, so activity and shape use the smoothed map.
+  const std::size_t c0 = begin > 0 ? begin - 1 : 0, c1 = std::min(n_all, end + 1);
+  std::vector<float> z((c1 - c0) * B);
+  for (std::size_t t = c0; t < c1; ++t)
+    for (std::size_t b = 0; b < B; ++b) z[(t - c0) * B + b] = blk.db[t * B + b] - background_db[b];
+  std::vector<float> zs(n * B);
+  std::vector<float> e(n, -1e9f);
+  for (std::size_t t = begin; t < end; ++t) {
+    const std::size_t ta = t > c0 ? t - 1 : t, tb = std::min(c1 - 1, t + 1);
+    for (std::size_t b = 0; b < B; ++b) {
+      const std::size_t ba = b > 0 ? b - 1 : b, bb = std::min(B - 1, b + 1);
+      float s = 0.0f;
+      int count = 0;
+      for (std::size_t u = ta; u <= tb; ++u)
+        for (std::size_t c = ba; c <= bb; ++c, ++count) s += z[(u - c0) * B + c];
+      const float v = s / static_cast<float>(count);
+      zs[(t - begin) * B + b] = v;
+      e[t - begin] = std::max(e[t - begin], v);
+    }
+  }
+  const float loudest = *std::max_element(e.begin(), e.end());
+  const float threshold =
+      static_cast<float>(std::max(cfg.min_excess_db, static_cast<double>(loudest) - cfg.dynamic_range_db));
+
+  const double lp0 = std::log2(cfg.min_pitch_hz), lp1 = std::log2(cfg.max_pitch_hz);
+  auto log_pitch = [&](std::size_t t) {
+    return std::log2(std::clamp(static_cast<double>(blk.peak_hz[t]), cfg.min_pitch_hz, cfg.max_pitch_hz));
+  };
+  std::vector<float> env(n);
+  std::size_t run = 0;
+  auto close_run = [&] {
+    if (run == 0) return;
+    const double d = static_cast<double>(run) / blk.frame_rate_hz;
+    durations_[static_cast<std::size_t>(bin_of(std::log2(d), std::log2(0.008), std::log2(2.0), kDurationBins))] += 1;
+    ++syllables_;
+    run = 0;
+  };
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t t = begin + i;
+    env[i] = std::max(0.0f, e[i] - threshold);
+    if (e[i] < threshold) {
+      close_run();
+      continue;
+    }
+    ++run;
+    ++active_;
+    const float* zt = &z[(t - c0) * B];
+    const float* st = &zs[i * B];
+    for (std::size_t b = 0; b < B; ++b) {
+      sum_excess_[b] += zt[b];
+      sum_excess2_[b] += static_cast<double>(zt[b]) * zt[b];
+      sum_shape_[b] += st[b] - e[i];
+      // change from the previous frame (context frame when i == 0)
+      const float prev = i > 0 ? zs[(i - 1) * B + b] : (t > c0 ? z[(t - 1 - c0) * B + b] : st[b]);
+      sum_change_[b] += std::abs(st[b] - prev);
+    }
+    const double lp = log_pitch(t);
+    const double w = e[i];
+    pitch_[static_cast<std::size_t>(bin_of(lp, lp0, lp1, kPitchBins))] += w;
+    sum_log_pitch_ += lp * w;
+    sum_log_pitch2_ += lp * lp * w;
+    pitch_weight_ += w;
+    if (i > 0 && e[i - 1] >= threshold) {
+      const double move = std::clamp(lp - log_pitch(t - 1), -1.0, 1.0);
+      pitch_move_[static_cast<std::size_t>(bin_of(move, -1.0, 1.0 + 1e-9, kPitchMoveBins))] += 1;
+      sum_pitch_move_ += std::abs(move);
+      ++moves_;
+    }
+  }
+  close_run();
+  for (std::size_t i = 0; i < n; ++i) {
+    envelope_energy_ += static_cast<double>(env[i]) * env[i];
+    for (std::size_t k = 0; k < kEnvelopeLags.size(); ++k) {
+      const auto lag = static_cast<std::size_t>(kEnvelopeLags[k]);
+      if (i + lag < n) envelope_lag_[k] += static_cast<double>(env[i]) * env[i + lag];
+    }
+  }
+}
+
+std::vector<float> FeaturePool::vector() const {
+  std::vector<float> v(static_cast<std::size_t>(size(bands_)), 0.0f);
+  if (active_ == 0) return v;
+  const double a = static_cast<double>(active_);
+  std::size_t k = 0;
+  for (std::size_t b = 0; b < sum_excess_.size(); ++b) v[k++] = static_cast<float>(sum_excess_[b] / a);
+  for (std::size_t b = 0; b < sum_excess_.size(); ++b) {
+    const double m = sum_excess_[b] / a;
+    v[k++] = static_cast<float>(std::sqrt(std::max(0.0, sum_excess2_[b] / a - m * m)));
+  }
+  for (std::size_t b = 0; b < sum_shape_.size(); ++b) v[k++] = static_cast<float>(sum_shape_[b] / a);
+  for (std::size_t b = 0; b < sum_change_.size(); ++b) v[k++] = static_cast<float>(sum_change_[b] / a);
+  auto histogram = [&](const auto& h) {
+    double total = 0.0;
+    for (double x : h) total += x;
+    for (double x : h) v[k++] = static_cast<float>(total > 0.0 ? x / total : 0.0);
+  };
+  histogram(pitch_);
+  histogram(pitch_move_);
+  for (double x : envelope_lag_) v[k++] = static_cast<float>(envelope_energy_ > 0.0 ? x / envelope_energy_ : 0.0);
+  histogram(durations_);
+  const double pm = pitch_weight_ > 0.0 ? sum_log_pitch_ / pitch_weight_ : 0.0;
+  v[k++] = static_cast<float>(a / static_cast<double>(frames_));
+  v[k++] = static_cast<float>(pm);
+  v[k++] = static_cast<float>(pitch_weight_ > 0.0 ? std::sqrt(std::max(0.0, sum_log_pitch2_ / pitch_weight_ - pm * pm)) : 0.0);
+  v[k++] = static_cast<float>(moves_ > 0 ? sum_pitch_move_ / static_cast<double>(moves_) : 0.0);
+  v[k++] = static_cast<float>(seconds_ > 0.0 ? static_cast<double>(syllables_) / seconds_ : 0.0);
+  return v;
+}
+
+}  // namespace birdsong::dsp

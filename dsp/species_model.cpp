@@ -1,0 +1,180 @@
+#include "dsp/species_model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace birdsong::dsp {
+
+namespace {
+[[noreturn]] void bad(const std::string& what) { throw std::invalid_argument(what); }
+}  // namespace
+
+void validate(const SpeciesTrainingOptions& o) {
+  if (!(o.l2 >= 0.0 && o.l2 <= 100.0)) bad("l2: " + std::to_string(o.l2) + ": expected 0..100");
+  if (o.iterations < 1 || o.iterations > 100000) bad("iterations: " + std::to_string(o.iterations) + ": expected 1..100000");
+  if (!(o.learning_rate > 0.0 && o.learning_rate <= 10.0))
+    bad("learning_rate: " + std::to_string(o.learning_rate) + ": expected 0..10");
+}
+
+void softmax(std::span<float> v, double temperature) {
+  if (v.empty()) return;
+  const float top = *std::max_element(v.begin(), v.end());
+  double total = 0.0;
+  for (float& x : v) {
+    x = static_cast<float>(std::exp((x - top) / temperature));
+    total += x;
+  }
+  for (float& x : v) x = static_cast<float>(x / total);
+}
+
+SpeciesModel::SpeciesModel(int classes, std::vector<float> mean, std::vector<float> scale, std::vector<float> weights,
+                           std::vector<float> bias, double temperature)
+    : classes_(classes), mean_(std::move(mean)), scale_(std::move(scale)), weights_(std::move(weights)),
+      bias_(std::move(bias)) {
+  const std::size_t f = mean_.size();
+  if (classes < 1) bad("classes: " + std::to_string(classes) + ": expected at least 1");
+  if (f == 0 || scale_.size() != f || weights_.size() != f * static_cast<std::size_t>(classes) ||
+      bias_.size() != static_cast<std::size_t>(classes))
+    bad("model sizes disagree: " + std::to_string(f) + " means, " + std::to_string(scale_.size()) + " scales, " +
+        std::to_string(weights_.size()) + " weights, " + std::to_string(bias_.size()) + " biases for " +
+        std::to_string(classes) + " classes");
+  for (float s : scale_)
+    if (!(s > 0.0f) || !std::isfinite(s)) bad("model scale: expected positive numbers");
+  set_temperature(temperature);
+}
+
+void SpeciesModel::set_temperature(double t) {
+  if (!(t > 0.0 && t < 1000.0)) bad("temperature: " + std::to_string(t) + ": expected 0..1000");
+  temperature_ = t;
+}
+
+void SpeciesModel::scores(std::span<const float> x, std::span<float> out) const {
+  const std::size_t f = mean_.size();
+  if (x.size() != f || out.size() != static_cast<std::size_t>(classes_))
+    bad("feature vector of " + std::to_string(x.size()) + " values, the model expects " + std::to_string(f));
+  for (int c = 0; c < classes_; ++c) {
+    const float* w = &weights_[static_cast<std::size_t>(c) * f];
+    double s = bias_[static_cast<std::size_t>(c)];
+    for (std::size_t j = 0; j < f; ++j) s += w[j] * ((x[j] - mean_[j]) / scale_[j]);
+    out[static_cast<std::size_t>(c)] = static_cast<float>(s);
+  }
+}
+
+void SpeciesModel::predict(std::span<const float> x, std::span<float> p) const {
+  scores(x, p);
+  softmax(p, temperature_);
+}
+
+SpeciesModel SpeciesModel::train(int classes, int feature_count, std::span<const float> features,
+                                 std::span<const int> labels, std::span<const float> example_weights,
+                                 const SpeciesTrainingOptions& o) {
+  validate(o);
+  if (classes < 2) bad("training needs at least 2 classes, got " + std::to_string(classes));
+  const auto F = static_cast<std::size_t>(feature_count), C = static_cast<std::size_t>(classes);
+  const std::size_t N = labels.size();
+  if (N == 0) bad("no training examples");
+  if (features.size() != N * F || example_weights.size() != N)
+    bad("training data sizes disagree: " + std::to_string(features.size()) + " values for " + std::to_string(N) +
+        " examples of " + std::to_string(F) + " features");
+  for (int l : labels)
+    if (l < 0 || l >= classes) bad("class index " + std::to_string(l) + " out of range");
+
+  // Standardise each feature with its weighted mean and spread.
+  double wsum = 0.0;
+  for (float w : example_weights) wsum += w;
+  if (!(wsum > 0.0)) bad("training example weights add up to zero");
+  std::vector<float> mean(F, 0.0f), scale(F, 1.0f);
+  for (std::size_t j = 0; j < F; ++j) {
+    double m = 0.0, m2 = 0.0;
+    for (std::size_t i = 0; i < N; ++i) {
+      const double v = features[i * F + j];
+      m += example_weights[i] * v;
+      m2 += example_weights[i] * v * v;
+    }
+    m /= wsum;
+    const double sd = std::sqrt(std::max(0.0, m2 / wsum - m * m));
+    mean[j] = static_cast<float>(m);
+    scale[j] = static_cast<float>(sd > 1e-6 ? sd : 1.0);
+  }
+  std::vector<float> x(N * F);
+  for (std::size_t i = 0; i < N; ++i)
+    for (std::size_t j = 0; j < F; ++j) x[i * F + j] = (features[i * F + j] - mean[j]) / scale[j];
+
+  // Full-batch gradient descent with Adam steps on the weighted mean log-loss + L2.
+  std::vector<double> W(C * F, 0.0), b(C, 0.0), gW(C * F), gb(C), mW(C * F, 0.0), vW(C * F, 0.0), mb(C, 0.0),
+      vb(C, 0.0);
+  std::vector<double> p(C);
+  const double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  const double lr = o.learning_rate * 0.1;
+  for (int it = 1; it <= o.iterations; ++it) {
+    std::fill(gW.begin(), gW.end(), 0.0);
+    std::fill(gb.begin(), gb.end(), 0.0);
+    for (std::size_t i = 0; i < N; ++i) {
+      const float* xi = &x[i * F];
+      double top = -1e300;
+      for (std::size_t c = 0; c < C; ++c) {
+        double s = b[c];
+        const double* w = &W[c * F];
+        for (std::size_t j = 0; j < F; ++j) s += w[j] * xi[j];
+        p[c] = s;
+        top = std::max(top, s);
+      }
+      double total = 0.0;
+      for (double& v : p) total += (v = std::exp(v - top));
+      const double wi = example_weights[i] / wsum;
+      for (std::size_t c = 0; c < C; ++c) {
+        const double g = wi * (p[c] / total - (static_cast<int>(c) == labels[i] ? 1.0 : 0.0));
+        gb[c] += g;
+        double* gw = &gW[c * F];
+        for (std::size_t j = 0; j < F; ++j) gw[j] += g * xi[j];
+      }
+    }
+    const double c1 = 1.0 - std::pow(beta1, it), c2 = 1.0 - std::pow(beta2, it);
+    for (std::size_t k = 0; k < W.size(); ++k) {
+      const double g = gW[k] + o.l2 * W[k];
+      mW[k] = beta1 * mW[k] + (1 - beta1) * g;
+      vW[k] = beta2 * vW[k] + (1 - beta2) * g * g;
+      W[k] -= lr * (mW[k] / c1) / (std::sqrt(vW[k] / c2) + eps);
+    }
+    for (std::size_t c = 0; c < C; ++c) {
+      mb[c] = beta1 * mb[c] + (1 - beta1) * gb[c];
+      vb[c] = beta2 * vb[c] + (1 - beta2) * gb[c] * gb[c];
+      b[c] -= lr * (mb[c] / c1) / (std::sqrt(vb[c] / c2) + eps);
+    }
+  }
+  return SpeciesModel(classes, std::move(mean), std::move(scale), std::vector<float>(W.begin(), W.end()),
+                      std::vector<float>(b.begin(), b.end()), 1.0);
+}
+
+double SpeciesModel::fit_temperature(int classes, std::span<const float> scores, std::span<const int> labels) {
+  const auto C = static_cast<std::size_t>(classes);
+  if (labels.empty() || scores.size() != labels.size() * C) return 1.0;
+  auto nll = [&](double t) {
+    double total = 0.0;
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+      const float* s = &scores[i * C];
+      const double top = *std::max_element(s, s + C);
+      double z = 0.0;
+      for (std::size_t c = 0; c < C; ++c) z += std::exp((s[c] - top) / t);
+      total += -((s[static_cast<std::size_t>(labels[i])] - top) / t - std::log(z));
+    }
+    return total;
+  };
+  // The likelihood is unimodal in log T: golden-section search on 0.05..50.
+  double lo = std::log(0.05), hi = std::log(50.0);
+  const double g = (std::sqrt(5.0) - 1.0) / 2.0;
+  double a = hi - g * (hi - lo), bb = lo + g * (hi - lo);
+  double fa = nll(std::exp(a)), fb = nll(std::exp(bb));
+  for (int i = 0; i < 60; ++i) {
+    if (fa < fb) {
+      hi = bb; bb = a; fb = fa; a = hi - g * (hi - lo); fa = nll(std::exp(a));
+    } else {
+      lo = a; a = bb; fa = fb; bb = lo + g * (hi - lo); fb = nll(std::exp(bb));
+    }
+  }
+  return std::exp((lo + hi) / 2.0);
+}
+
+}  // namespace birdsong::dsp
