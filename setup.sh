@@ -3,6 +3,7 @@
 #   ./setup.sh demo   install what is missing, build, replay the bundled recording (events on stdout)
 #   ./setup.sh test   install what is missing, build, run every test (unit, integration, golden ...)
 #   ./setup.sh deps   only install the Debian packages
+#   ./setup.sh cross [arm64|armhf]   cross-build for the Pi, unit tests under qemu, the .deb (cross/build.sh)
 # Environment: BUILD_DIR (default ./build), JOBS (default: number of cores).
 set -euo pipefail
 
@@ -15,10 +16,11 @@ packages=(
   cmake g++ make pkg-config
   libkissfft-dev portaudio19-dev libsndfile1-dev libcurl4-openssl-dev nlohmann-json3-dev
   libpaho-mqttpp-dev libpaho-mqtt-dev libsqlite3-dev libtomlplusplus-dev libcli11-dev
-  libcpp-httplib-dev zlib1g-dev doctest-dev
+  libcpp-httplib-dev zlib1g-dev doctest-dev libsystemd-dev
 )
 test_packages=(
-  mosquitto prometheus alsa-utils libasound2-plugins
+  mosquitto prometheus alsa-utils libasound2-plugins openssl
+  systemd dpkg-dev file   # packaging tests: systemd-analyze, dpkg-shlibdeps (cpack -G DEB)
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }
@@ -60,8 +62,11 @@ case "${1:-}" in
     cd "$build_dir"
     ctest --output-on-failure -j "$jobs" --timeout 600
     ;;
+  cross)
+    exec "$here/cross/build.sh" "${2:-arm64}"
+    ;;
   *)
-    sed -n '2,7p' "$0" >&2
+    sed -n '2,8p' "$0" >&2
     exit 2
     ;;
 esac

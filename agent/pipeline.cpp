@@ -26,7 +26,16 @@ Pipeline::Pipeline(const Config& config, double sample_rate_hz, std::ostream& lo
       log_(log),
       detector_(sample_rate_hz, config.detector),
       idle_(idle_wait(config.audio, sample_rate_hz)),
-      chunk_(kChunkSamples) {}
+      chunk_(kChunkSamples) {
+  if (!config.species.profiles.empty()) {
+    try {
+      profiles_ = std::make_unique<LoadedProfiles>(load_profiles(config.species));
+    } catch (const ProfilePackError& e) {
+      throw ConfigError(e.what());  // a bad pack is a bad configuration: one line, exit 2
+    }
+    species_ = std::make_unique<SpeciesIdentifier>(profiles_->pack, profiles_->policy, sample_rate_hz);
+  }
+}
 
 void Pipeline::add_sink(EventSink sink) { sinks_.push_back(std::move(sink)); }
 
@@ -54,6 +63,7 @@ void Pipeline::run(AudioSource& source, const std::atomic<bool>& stop) {
 
 bool Pipeline::analyse(AudioSource& source, std::size_t samples) {
   if (samples == 0) return false;
+  if (species_) species_->process(std::span<const float>(chunk_.data(), samples));
   detector_.process(std::span<const float>(chunk_.data(), samples), sounds_);
   stats_.samples.fetch_add(samples, std::memory_order_relaxed);
   stats_.level_dbfs.store(detector_.stats().level_dbfs, std::memory_order_relaxed);
@@ -79,6 +89,7 @@ void Pipeline::emit(AudioSource& source) {
     if (first_sample)
       e.time = *first_sample + std::chrono::duration_cast<std::chrono::system_clock::duration>(
                                    std::chrono::duration<double>(s.start_s + dropped_s));
+    if (species_) species_->identify(e);
     stats_.events.fetch_add(1, std::memory_order_relaxed);
     for (const EventSink& sink : sinks_) sink(e);
   }

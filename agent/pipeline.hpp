@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "agent/audio/audio_source.hpp"
 #include "agent/config.hpp"
 #include "agent/event.hpp"
+#include "agent/species/identification.hpp"
 #include "dsp/detector.hpp"
 
 namespace birdsong {
@@ -69,6 +71,9 @@ class Pipeline {
   const std::string station_;
   std::ostream& log_;
   dsp::Detector detector_;
+  // [species] profiles: names the species of each event; null without profiles.
+  std::unique_ptr<LoadedProfiles> profiles_;
+  std::unique_ptr<SpeciesIdentifier> species_;
   const std::chrono::microseconds idle_;  // wait when the ring is empty
   std::vector<float> chunk_;
   std::vector<EventSink> sinks_;

@@ -20,12 +20,15 @@ struct MelConfig {
   double min_hz = 300.0;    // lowest band edge
   double max_hz = 11000.0;  // highest band edge; audio must be sampled at >= 2 * max_hz
   int bands = 40;
-  double frame_s = 0.016;   // FFT length (rounded to a power of two at the sample rate)
+  double frame_s = 0.016;   // FFT length (the next power of two at the sample rate)
   double hop_s = 0.016;     // one frame every hop_s
 };
 
 // Throws std::invalid_argument naming the first bad field.
 void validate(const MelConfig& config);
+
+// The FFT size for frames of at least frame_s: the next power of two.
+int fft_size_at(double sample_rate_hz, double frame_s);
 
 class MelSpectrogram {
  public:

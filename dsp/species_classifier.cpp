@@ -60,10 +60,14 @@ FeaturePool SoundHistory::pool(double start_s, double end_s) {
   last = std::min(last, frames_ - 1);
   if (last < first) return out;
 
-  // Background: a low quantile of each band over the whole history.
+  // Background: a low quantile of each band over the whole history. It moves slowly, so
+  // it is recomputed at most once per second of new audio (songs bring many sounds a second).
   const std::size_t held = static_cast<std::size_t>(frames_ - oldest);
   const auto q = static_cast<std::size_t>(setup_.background_quantile * static_cast<double>(held - 1));
-  for (std::size_t b = 0; b < bands; ++b) {
+  const bool fresh = background_frames_ > 0 && frames_ - background_frames_ < static_cast<int64_t>(rate) &&
+                     background_frames_ >= std::min<int64_t>(frames_, static_cast<int64_t>(capacity_) / 2);
+  if (!fresh) background_frames_ = frames_;
+  for (std::size_t b = 0; b < bands && !fresh; ++b) {
     column_.clear();
     for (int64_t k = oldest; k < frames_; ++k) column_.push_back(db_[(static_cast<std::size_t>(k) % capacity_) * bands + b]);
     std::nth_element(column_.begin(), column_.begin() + static_cast<std::ptrdiff_t>(q), column_.end());

@@ -55,6 +55,7 @@ class SoundHistory {
   std::vector<float> db_;       // ring: capacity_ x bands
   std::vector<float> peak_hz_;  // ring: capacity_
   int64_t frames_ = 0;          // frames computed so far
+  int64_t background_frames_ = 0;  // frames_ when background_ was computed
   // scratch, reused between sounds
   std::vector<float> block_db_, block_peak_, background_, column_;
 };

@@ -134,8 +134,10 @@ void FeaturePool::add(const MelBlock& blk, std::span<const float> background_db,
     sum_log_pitch2_ += lp * lp * w;
     pitch_weight_ += w;
     if (i > 0 && e[i - 1] >= threshold) {
+      // Frame-to-frame pitch movement in octaves; bird FM rarely exceeds 0.3 octave per
+      // 16 ms, larger jumps (a new note) go to the outer bins.
       const double move = std::clamp(lp - log_pitch(t - 1), -1.0, 1.0);
-      pitch_move_[static_cast<std::size_t>(bin_of(move, -1.0, 1.0 + 1e-9, kPitchMoveBins))] += 1;
+      pitch_move_[static_cast<std::size_t>(bin_of(move, -kMaxPitchMove, kMaxPitchMove, kPitchMoveBins))] += 1;
       sum_pitch_move_ += std::abs(move);
       ++moves_;
     }

@@ -49,6 +49,7 @@ class FeaturePool {
  public:
   static constexpr int kPitchBins = 40;
   static constexpr int kPitchMoveBins = 9;
+  static constexpr double kMaxPitchMove = 0.3;  // octaves per frame, range of the movement histogram
   static constexpr int kDurationBins = 8;
   static constexpr std::array<int, 12> kEnvelopeLags = {1, 2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 63};
   static constexpr int kScalars = 5;

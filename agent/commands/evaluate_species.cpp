@@ -1,5 +1,6 @@
 // evaluate --manifest: clip-level species scores of a profile pack, or of packs
 // learned by cross-validation (--cross-validate K).
+#include <cstdlib>
 #include <iostream>
 
 #include "agent/commands/commands.hpp"
@@ -36,6 +37,8 @@ int evaluate_species(const SpeciesEvaluateOptions& o, std::ostream& out, std::os
     }
     learn.features = pack.features;
   }
+  if (const char* g = std::getenv("RESEARCH_BOUT_GAP")) learn.features.bout_gap_s = std::atof(g);  // RESEARCH-TMP
+  if (const char* g = std::getenv("RESEARCH_DR")) learn.features.features.dynamic_range_db = std::atof(g);  // RESEARCH-TMP
   std::vector<std::string> failed;
   const int step = std::max<int>(1, static_cast<int>(entries.size()) / 10);
   const auto recordings = extract_all(entries, o.config.detector, learn.features,

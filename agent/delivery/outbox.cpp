@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <set>
 
 namespace birdsong {
@@ -308,9 +309,20 @@ int64_t Outbox::append(std::span<const OutboxRecord> records) {
       dropped_ = old_dropped;
       throw;
     }
+    log_drops(old_dropped);
   }
   changed_.notify_all();
   return seq;
+}
+
+void Outbox::log_drops(uint64_t dropped_before) {
+  // Once per series of full appends, not per event; the count is in stats().dropped.
+  const bool dropping = dropped_ > dropped_before;
+  if (dropping && !dropping_)
+    std::cerr << ("outbox: full (max_records " + std::to_string(options_.max_records) + ", max_bytes " +
+                  std::to_string(options_.max_bytes) + ", max_age " + std::to_string(options_.max_age.count()) +
+                  " s): dropping the oldest undelivered events\n");
+  dropping_ = dropping;
 }
 
 std::vector<OutboxRecord> Outbox::read(const std::string& sink, std::size_t max_records, std::size_t max_bytes) {

@@ -15,7 +15,11 @@
 //
 // Write volume (SD cards). Several events arriving together are appended in one
 // transaction; a sink's position is written once per delivered batch; delivered records
-// are deleted in bulk (every kDeleteEvery records), not one by one.
+// are deleted in bulk (every kDeleteEvery records), not one by one; pages are 1 KiB, so
+// a commit writes little more than the event itself; no memory-mapped -shm file.
+// Measured (tests/integration/test_outbox_write_volume.cpp, one event per commit, two
+// sinks): about 5.4 kB handed to write() and 9.5 kB of page cache dirtied per event with
+// sync = full; 1.6 / 2.1 kB when ten events share a commit.
 //
 // Bounds. At most max_records records, max_bytes bytes of record data, none older than
 // max_age; when a bound is hit the oldest records go first and, if some sink had not
@@ -126,6 +130,7 @@ class Outbox {
   void delete_through(int64_t seq);      // inside a transaction; counts drops
   void delete_delivered(bool force);     // inside a transaction
   int64_t min_position() const;
+  void log_drops(uint64_t dropped_before);
   [[noreturn]] void fail(const std::string& what) const;
 
   OutboxOptions options_;
@@ -141,6 +146,7 @@ class Outbox {
   std::map<std::string, int64_t> positions_;
   uint64_t dropped_ = 0;
   uint64_t set_aside_ = 0;
+  bool dropping_ = false;  // the last append dropped records (logged once per series)
 };
 
 // The default outbox file: $STATE_DIRECTORY/outbox.db under systemd (StateDirectory=),

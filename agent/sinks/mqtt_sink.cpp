@@ -124,9 +124,10 @@ SendResult MqttSink::connect() {
   Client& c = *client_;
   if (c.paho.is_connected() && c.announced) return {};
   const auto timeout = to_ms(config_.timeout_s);
-  const auto deadline = Clock::now() + timeout;
   if (!c.paho.is_connected()) {
     c.announced = false;
+    // An attempt that finished after its wait timed out is old news: start afresh.
+    if (c.connecting && c.connecting->is_complete()) c.connecting.reset();
     try {
       if (!c.connecting) c.connecting = c.paho.connect(c.options);
       // One attempt in flight: one that outlived the last wait is waited for again.
@@ -138,6 +139,8 @@ SendResult MqttSink::connect() {
       return retry("connect to " + server_uri_ + ": " + e.what());
     }
   }
+  c.connecting.reset();
+  const auto deadline = Clock::now() + timeout;
   // Announce: status, discovery, state. All retained, so late subscribers get them.
   std::vector<mqtt::delivery_token_ptr> tokens;
   try {

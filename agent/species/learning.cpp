@@ -204,8 +204,15 @@ ProfilePack learn_pack(const std::vector<RecordingSounds>& recs, const LearnOpti
     for (std::size_t i = 0; i < usable.size(); ++i) fold[i] = seen[usable[i]->label]++ % o.calibration_folds;
     for (int k = 0; k < o.calibration_folds; ++k) {
       std::vector<const RecordingSounds*> train;
+      std::map<std::string, int> train_labels;
       for (std::size_t i = 0; i < usable.size(); ++i)
-        if (fold[i] != k) train.push_back(usable[i]);
+        if (fold[i] != k) {
+          train.push_back(usable[i]);
+          ++train_labels[usable[i]->label];
+        }
+      // A label with one recording cannot be held out and learned at once: such tiny
+      // sets (the demo pack) keep temperature 1.
+      if (train_labels.size() < labels.classes.size()) continue;
       const dsp::SpeciesModel m = fit(train, labels, o, F);
       std::vector<float> s(labels.classes.size());
       for (std::size_t i = 0; i < usable.size(); ++i) {

@@ -21,7 +21,7 @@ std::string error_of(const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("config: [loki] is absent unless configured; [metrics] has defaults") {
+TEST_CASE("config: [loki] is absent unless configured and [metrics] has defaults") {
   const Config c = parse_config("", "t.toml");
   CHECK_FALSE(c.loki.has_value());
   CHECK(c.metrics.enabled);

@@ -138,7 +138,7 @@ TEST_CASE("run --replay: speed 1 paces the recording in real time, speed 4 four 
   }
 }
 
-TEST_CASE("pipeline: a stalled analysis overruns the ring; the loss is counted and logged once") {
+TEST_CASE("pipeline: a stalled analysis overruns the ring, the loss is counted and logged once") {
   test::TempDir dir;
   const auto x = two_sounds(6.0);
   const std::string path = write_wav(dir, "stall.wav", x);

@@ -190,7 +190,7 @@ TEST_CASE("detector: the band is clamped below Nyquist at low sample rates") {
   CHECK(sounds[0].high_hz <= 0.95 * 4000.0);
 }
 
-TEST_CASE("detector: a sustained rising noise is absorbed by the floor; a song over it is still found") {
+TEST_CASE("detector: a sustained rising noise is absorbed by the floor and a song over it is still found") {
   const double rate = 32000.0;
   auto x = test::noise(30.0, rate, 0.0005, 9);
   // Rain-like band noise, 2-6 kHz, fading in over 2 s from 2 s and then staying put,

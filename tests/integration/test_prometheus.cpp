@@ -78,7 +78,7 @@ double value_of(int prometheus_port, const std::string& promql) {
 
 }  // namespace
 
-TEST_CASE("prometheus: scrapes the agent; its API returns the agent's series; promtool accepts the exposition") {
+TEST_CASE("prometheus: scrapes the agent - its API returns the agent's series and promtool accepts the exposition") {
   REQUIRE_MESSAGE(std::filesystem::exists(kPrometheus), "Debian package prometheus is needed");
   TempDir dir;
   constexpr int kTrills = 5;

@@ -103,7 +103,7 @@ TEST_CASE("loki delivery: 429 and 5xx are retried, then everything arrives in or
   CHECK(Clock::now() - started < 15s);
 }
 
-TEST_CASE("loki delivery: a 400 is not retried; the runner isolates and sets aside the refused record") {
+TEST_CASE("loki delivery: a 400 is not retried - the runner isolates and sets aside the refused record") {
   test::TempDir dir;
   test::LokiTestServer server;
   // The batch of 3 is refused, then each record alone: the first and third pass.

@@ -194,7 +194,7 @@ TEST_CASE("loki: a batch arrives as the push API documents, gzip-compressed") {
   CHECK(server.pushes().size() == 2);
 }
 
-TEST_CASE("loki: tenant and basic auth headers; the secret comes from a file") {
+TEST_CASE("loki: tenant and basic auth headers with the secret from a file") {
   LokiTestServer server;
   const std::string secret_path = "/tmp/birdsong-loki-test-secret-" + std::to_string(::getpid());
   std::ofstream(secret_path) << "glc_s3cr3t\n";

@@ -1,0 +1,155 @@
+// Learning and classifying synthetic "species": slow 3 kHz notes, up-sweeps and a fast
+// 7 kHz pulse train, each in its own recordings, plus a non-bird class.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "agent/commands/commands.hpp"
+#include "agent/species/clip_evaluation.hpp"
+#include "agent/species/identification.hpp"
+#include "agent/species/learning.hpp"
+#include "tests/agent/audio_files.hpp"
+#include "tests/signals.hpp"
+
+using namespace birdsong;
+
+namespace {
+
+constexpr double kRate = 24000.0;
+
+// 8 s of quiet noise with one species' sounds every `period_s`.
+std::vector<float> synthetic_species(int kind, uint32_t seed) {
+  auto x = test::noise(8.0, kRate, 0.001, seed);
+  const double jitter = 0.05 * (seed % 5);
+  for (double t = 0.5 + jitter; t < 7.2; t += 1.5) {
+    switch (kind) {
+      case 0:  // four 80 ms notes at 3 kHz, 5 per second
+        for (int i = 0; i < 4; ++i) test::add_tone(x, kRate, 3000.0 + 40.0 * (seed % 3), 0.2, t + i * 0.2, t + i * 0.2 + 0.08);
+        break;
+      case 1:  // three 2 -> 6 kHz up-sweeps
+        for (int i = 0; i < 3; ++i) test::add_chirp(x, kRate, 2000.0, 6000.0, 0.2, t + i * 0.25, t + i * 0.25 + 0.12);
+        break;
+      default:  // eight 30 ms pulses at 7 kHz, 10 per second
+        for (int i = 0; i < 8; ++i) test::add_tone(x, kRate, 7000.0, 0.2, t + i * 0.1, t + i * 0.1 + 0.03);
+    }
+  }
+  return x;
+}
+
+const char* kNames[3] = {"Tonus constans", "Sweepus ascendens", "Pulsus rapidus"};
+
+// Writes recordings and a manifest; `first_seed` keeps training and test sets apart.
+std::string make_set(const test::TempDir& dir, const std::string& name, int per_species, uint32_t first_seed,
+                     bool with_none) {
+  std::ostringstream m;
+  m << "path,label,common_name,notes\n";
+  for (int kind = 0; kind < 3; ++kind)
+    for (int i = 0; i < per_species; ++i) {
+      const uint32_t seed = first_seed + static_cast<uint32_t>(10 * kind + i);
+      const std::string file = name + "_" + std::to_string(kind) + "_" + std::to_string(i) + ".wav";
+      test::write_sound(dir / file, SF_FORMAT_WAV | SF_FORMAT_PCM_16, static_cast<int>(kRate), 1,
+                        synthetic_species(kind, seed));
+      m << file << "," << kNames[kind] << ",Synthetic " << kind << ",generated\n";
+    }
+  if (with_none) {
+    auto hum = test::noise(8.0, kRate, 0.02, first_seed + 99);  // loud broadband noise
+    test::write_sound(dir / (name + "_none.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, static_cast<int>(kRate), 1, hum);
+    m << name << "_none.wav,none,noise,generated\n";
+  }
+  std::ofstream(dir / (name + ".csv")) << m.str();
+  return dir / (name + ".csv");
+}
+
+}  // namespace
+
+TEST_CASE("learn, evaluate, analyze: synthetic species are learned and recognised") {
+  test::TempDir dir;
+  const std::string train = make_set(dir, "train", 3, 1, true);
+  const std::string test_set = make_set(dir, "test", 2, 500, false);
+
+  LearnCommandOptions lo;
+  lo.manifest = train;
+  lo.output = dir / "synthetic.pack";
+  std::ostringstream out, err;
+  REQUIRE(learn(lo, out, err) == kExitOk);
+  CHECK(out.str().find("4 classes from 10 recordings") != std::string::npos);
+  CHECK(err.str().find("10/10 recordings analysed") != std::string::npos);
+
+  const ProfilePack pack = load_profile_pack(lo.output);
+  REQUIRE(pack.classes.size() == 4);
+  CHECK(pack.none_class() >= 0);
+
+  // Clip level on recordings the pack never saw: every one right.
+  SpeciesEvaluateOptions eo;
+  eo.manifest = test_set;
+  eo.profiles = lo.output;
+  eo.json = true;
+  std::ostringstream eout, eerr;
+  REQUIRE(evaluate_species(eo, eout, eerr) == kExitOk);
+  const auto report = nlohmann::json::parse(eout.str());
+  CHECK(report["clips"] == 6);
+  CHECK(report["accuracy"] == 1.0);
+  CHECK(report["macro_f1"] == 1.0);
+
+  // Event level through analyze: every event of a sweep recording is a sweep.
+  AnalyzeOptions ao;
+  ao.files = {dir / "test_1_0.wav"};
+  ao.config.species.profiles = lo.output;
+  std::ostringstream aout, aerr;
+  REQUIRE(analyze(ao, aout, aerr) == kExitOk);
+  std::istringstream lines(aout.str());
+  std::string line;
+  int events = 0, sweeps = 0;
+  while (std::getline(lines, line)) {
+    const auto e = nlohmann::json::parse(line);
+    ++events;
+    if (e["species"] == "Sweepus ascendens" && e["common_name"] == "Synthetic 1") ++sweeps;
+  }
+  CHECK(events >= 4);
+  CHECK(sweeps == events);
+
+  // An include list without the sweep: its events are no longer named.
+  ao.config.species.include = {"Tonus constans"};
+  std::ostringstream iout, ierr;
+  REQUIRE(analyze(ao, iout, ierr) == kExitOk);
+  CHECK(iout.str().find("Sweepus") == std::string::npos);
+  ao.config.species.include = {"Corvus imaginarius"};
+  std::ostringstream bout, berr;
+  CHECK(analyze(ao, bout, berr) == kExitUsage);
+  CHECK(berr.str() == "analyze: [species] include: \"Corvus imaginarius\": not a species of profile pack " +
+                          lo.output + "\n");
+}
+
+TEST_CASE("learn: cross-validation by recording scores every recording once") {
+  test::TempDir dir;
+  const std::string set = make_set(dir, "cv", 3, 50, false);
+  LearnOptions options;
+  std::vector<std::string> failed;
+  const auto recs = extract_all(read_manifest(set), dsp::DetectorConfig{}, options.features, {}, failed);
+  REQUIRE(failed.empty());
+  const auto results = cross_validate(recs, 3, options);
+  REQUIRE(results.size() == 9);
+  const ClipReport r = summarize(results, "3-fold");
+  CHECK(r.accuracy == 1.0);
+  for (const auto& c : results) CHECK(c.fold >= 0);
+}
+
+TEST_CASE("learn: manifest and pack problems give one line and a usage exit") {
+  test::TempDir dir;
+  std::ofstream(dir / "bad.csv") << "file,species\nx.wav,Parus major\n";
+  LearnCommandOptions lo;
+  lo.manifest = dir / "bad.csv";
+  lo.output = dir / "p.pack";
+  std::ostringstream out, err;
+  CHECK(learn(lo, out, err) == kExitUsage);
+  CHECK(err.str() == "learn: " + (dir / "bad.csv") + ":1: header has no 'path' column (columns: file,species)\n");
+
+  std::ofstream(dir / "broken.pack") << "birdsong-profiles 1 crc32=00000000\n{}";
+  AnalyzeOptions ao;
+  ao.files = {dir / "x.wav"};
+  ao.config.species.profiles = dir / "broken.pack";
+  std::ostringstream aout, aerr;
+  CHECK(analyze(ao, aout, aerr) == kExitUsage);
+  CHECK(aerr.str() == "analyze: " + (dir / "broken.pack") + ": damaged profile pack: checksum mismatch\n");
+}

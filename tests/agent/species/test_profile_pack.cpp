@@ -1,0 +1,67 @@
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include "agent/species/profile_pack.hpp"
+#include "tests/agent/audio_files.hpp"
+
+using namespace birdsong;
+
+namespace {
+ProfilePack small_pack() {
+  ProfilePack p;
+  p.description = "test";
+  p.demo = true;
+  const int F = dsp::FeaturePool::size(p.features.mel.bands);
+  p.classes = {{"Parus major", "Great Tit", 0.6, 3, 40, 12.5}, {"none", "", 0.5, 1, 4, 3.0}};
+  std::vector<float> weights(static_cast<std::size_t>(2 * F));
+  for (std::size_t i = 0; i < weights.size(); ++i) weights[i] = static_cast<float>(i % 7) * 0.25f - 0.5f;
+  p.model = dsp::SpeciesModel(2, std::vector<float>(static_cast<std::size_t>(F), 1.0f),
+                              std::vector<float>(static_cast<std::size_t>(F), 2.0f), weights, {0.5f, -0.5f}, 1.5);
+  p.training.recordings = 4;
+  return p;
+}
+}  // namespace
+
+TEST_CASE("profile pack: what is saved is loaded") {
+  test::TempDir dir;
+  const ProfilePack p = small_pack();
+  save_profile_pack(p, dir / "p.pack");
+  const ProfilePack q = load_profile_pack(dir / "p.pack");
+  CHECK(q.description == "test");
+  CHECK(q.demo);
+  REQUIRE(q.classes.size() == 2);
+  CHECK(q.classes[0].common_name == "Great Tit");
+  CHECK(q.classes[0].threshold == 0.6);
+  CHECK(q.none_class() == 1);
+  CHECK(q.model.temperature() == 1.5);
+  CHECK(q.model.weights() == p.model.weights());
+  CHECK(q.model.bias() == p.model.bias());
+  CHECK(q.min_sample_rate_hz() == 22000.0);
+  CHECK(q.training.recordings == 4);
+}
+
+TEST_CASE("profile pack: a damaged pack, another format or feature version is refused") {
+  std::string bytes = serialize_profile_pack(small_pack());
+  std::string damaged = bytes;
+  damaged[damaged.size() / 2] = damaged[damaged.size() / 2] == '1' ? '2' : '1';
+  CHECK_THROWS_WITH_AS(parse_profile_pack(damaged, "p.pack"), "p.pack: damaged profile pack: checksum mismatch",
+                       ProfilePackError);
+  CHECK_THROWS_WITH_AS(parse_profile_pack(bytes.substr(0, bytes.size() - 10), "p.pack"),
+                       "p.pack: damaged profile pack: checksum mismatch", ProfilePackError);
+  std::string v2 = bytes;
+  v2.replace(v2.find(" 1 crc32"), 8, " 2 crc32");
+  CHECK_THROWS_WITH_AS(parse_profile_pack(v2, "p.pack"),
+                       "p.pack: profile pack format 2, this agent reads format 1: learn the pack again with this version",
+                       ProfilePackError);
+  CHECK_THROWS_WITH_AS(parse_profile_pack("RIFF....WAVE", "x.wav"),
+                       doctest::Contains("x.wav: not a birdsong profile pack"), ProfilePackError);
+  // A payload with a correct checksum but another feature version.
+  std::string payload = bytes.substr(bytes.find('\n') + 1);
+  payload.replace(payload.find("\"feature_version\": 1"), 20, "\"feature_version\": 9");
+  char head[64];
+  std::snprintf(head, sizeof head, "birdsong-profiles 1 crc32=%08x\n", crc32(payload));
+  CHECK_THROWS_WITH_AS(parse_profile_pack(head + payload, "p.pack"),
+                       doctest::Contains("p.pack: profiles use feature version 9"), ProfilePackError);
+  CHECK(crc32("123456789") == 0xCBF43926u);  // the IEEE check value
+}

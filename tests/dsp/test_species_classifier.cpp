@@ -1,0 +1,178 @@
+// Species features and model on generated signals: exact expectations.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <vector>
+
+#include "dsp/mel_spectrogram.hpp"
+#include "dsp/species_classifier.hpp"
+#include "dsp/species_features.hpp"
+#include "dsp/species_model.hpp"
+#include "tests/signals.hpp"
+
+using namespace birdsong;
+
+namespace {
+
+// Log-mel frames of a whole signal.
+struct Frames {
+  std::vector<float> db, peak;
+  double rate = 0.0;
+  int bands = 0;
+};
+Frames mel_frames(const std::vector<float>& x, double rate_hz) {
+  dsp::MelSpectrogram mel(rate_hz, dsp::MelConfig{});
+  Frames f;
+  f.rate = mel.frame_rate_hz();
+  f.bands = mel.bands();
+  mel.process(x, [&](int64_t, std::span<const float> db, float peak_hz) {
+    f.db.insert(f.db.end(), db.begin(), db.end());
+    f.peak.push_back(peak_hz);
+  });
+  return f;
+}
+
+// Features of the sound between start_s and end_s, as the classifier computes them.
+std::vector<float> features_of(const std::vector<float>& x, double rate_hz, double start_s, double end_s) {
+  dsp::SoundHistory history(rate_hz, dsp::SpeciesFeatureSetup{});
+  history.process(x);
+  return history.pool(start_s, end_s).vector();
+}
+
+constexpr int kBands = 40;
+int pitch_offset() { return 4 * kBands; }
+int scalar_offset() { return dsp::FeaturePool::size(kBands) - dsp::FeaturePool::kScalars; }
+// The pitch histogram bin holding `hz` (octave-spaced bins over 300..11000 Hz).
+int pitch_bin(double hz) {
+  return static_cast<int>(std::floor((std::log2(hz) - std::log2(300.0)) / (std::log2(11000.0) - std::log2(300.0)) *
+                                     dsp::FeaturePool::kPitchBins));
+}
+
+}  // namespace
+
+TEST_CASE("mel spectrogram: a 3 kHz tone peaks in the band around 3 kHz at any sample rate") {
+  for (double rate : {24000.0, 32000.0, 48000.0}) {
+    auto x = test::noise(1.0, rate, 0.0005);
+    test::add_tone(x, rate, 3000.0, 0.3, 0.0, 1.0);
+    const Frames f = mel_frames(x, rate);
+    REQUIRE(f.peak.size() > 20);
+    const std::size_t mid = f.peak.size() / 2;
+    CHECK(std::abs(f.peak[mid] - 3000.0) <= rate / 512.0);  // within one FFT bin
+    dsp::MelSpectrogram mel(rate, dsp::MelConfig{});
+    const auto& centres = mel.band_centre_hz();
+    const float* row = &f.db[mid * static_cast<std::size_t>(f.bands)];
+    const auto loudest = static_cast<std::size_t>(std::max_element(row, row + f.bands) - row);
+    // the loudest band is the one whose centre is nearest 3 kHz
+    std::size_t nearest = 0;
+    for (std::size_t b = 1; b < centres.size(); ++b)
+      if (std::abs(centres[b] - 3000.0) < std::abs(centres[nearest] - 3000.0)) nearest = b;
+    CHECK(loudest == nearest);
+    CHECK(f.rate == doctest::Approx(1.0 / 0.016).epsilon(0.01));  // hop in seconds, not samples
+  }
+}
+
+TEST_CASE("mel spectrogram: refuses audio sampled too low for its band") {
+  CHECK_THROWS_WITH_AS(dsp::MelSpectrogram(16000.0, dsp::MelConfig{}),
+                       doctest::Contains("max_hz: 11000.000000: expected at most the Nyquist frequency 8000"),
+                       std::invalid_argument);
+  dsp::MelConfig bad;
+  bad.bands = 1;
+  CHECK_THROWS_WITH_AS(dsp::MelSpectrogram(32000.0, bad), "bands: 1.000000: expected 2..256", std::invalid_argument);
+}
+
+TEST_CASE("species features: a steady 3 kHz whistle is one pitch, no movement, one syllable") {
+  const double rate = 32000.0;
+  auto x = test::noise(3.0, rate, 0.0005);
+  test::add_tone(x, rate, 3000.0, 0.3, 1.0, 1.5);
+  const auto v = features_of(x, rate, 0.9, 1.6);
+  REQUIRE(v.size() == static_cast<std::size_t>(dsp::FeaturePool::size(kBands)));
+  CHECK(v[static_cast<std::size_t>(pitch_offset() + pitch_bin(3000.0))] > 0.95f);
+  const int moves = pitch_offset() + dsp::FeaturePool::kPitchBins;
+  CHECK(v[static_cast<std::size_t>(moves + dsp::FeaturePool::kPitchMoveBins / 2)] > 0.95f);  // no movement
+  const auto s = static_cast<std::size_t>(scalar_offset());
+  CHECK(std::pow(2.0f, v[s + 1]) == doctest::Approx(3000.0).epsilon(0.03));  // mean pitch
+  CHECK(v[s + 2] < 0.02f);                                                   // pitch spread, octaves
+  CHECK(v[s + 4] == doctest::Approx(1.0 / 0.7).epsilon(0.15));                // 1 syllable in the 0.7 s sound
+}
+
+TEST_CASE("species features: pulse rate and sweeps are told apart") {
+  const double rate = 32000.0;
+  auto pulses = test::noise(4.0, rate, 0.0005);
+  for (int i = 0; i < 20; ++i) test::add_tone(pulses, rate, 4000.0, 0.3, 1.0 + i * 0.1, 1.0 + i * 0.1 + 0.05);
+  const auto p = features_of(pulses, rate, 1.0, 3.0);
+  const auto s = static_cast<std::size_t>(scalar_offset());
+  CHECK(p[s + 4] == doctest::Approx(10.0).epsilon(0.1));  // 10 pulses per second
+
+  auto sweeps = test::noise(4.0, rate, 0.0005);
+  test::add_chirp(sweeps, rate, 2000.0, 8000.0, 0.3, 1.0, 1.4);
+  const auto w = features_of(sweeps, rate, 0.95, 1.45);
+  const int moves = pitch_offset() + dsp::FeaturePool::kPitchBins;
+  float up = 0.0f, down = 0.0f;
+  for (int b = 0; b < dsp::FeaturePool::kPitchMoveBins / 2; ++b) down += w[static_cast<std::size_t>(moves + b)];
+  for (int b = dsp::FeaturePool::kPitchMoveBins / 2 + 1; b < dsp::FeaturePool::kPitchMoveBins; ++b)
+    up += w[static_cast<std::size_t>(moves + b)];
+  CHECK(up > 0.8f);
+  CHECK(down < 0.05f);
+}
+
+TEST_CASE("species features: pools add up (a bout is the sum of its sounds)") {
+  const double rate = 32000.0;
+  auto x = test::noise(4.0, rate, 0.0005);
+  test::add_tone(x, rate, 3000.0, 0.3, 1.0, 1.3);
+  test::add_tone(x, rate, 3000.0, 0.3, 2.0, 2.3);
+  dsp::SoundHistory history(rate, dsp::SpeciesFeatureSetup{});
+  history.process(x);
+  dsp::FeaturePool a = history.pool(0.95, 1.35), b = history.pool(1.95, 2.35);
+  dsp::Bout bout(3.0);
+  bout.add(0.95, 1.35, a);
+  const auto& both = bout.add(1.95, 2.35, b);
+  CHECK(bout.sounds() == 2);
+  CHECK(both.active_frames() == a.active_frames() + b.active_frames());
+  dsp::Bout apart(0.5);
+  apart.add(0.95, 1.35, a);
+  CHECK(apart.add(1.95, 2.35, b).active_frames() == b.active_frames());  // 0.6 s gap: a new bout
+  CHECK(apart.sounds() == 1);
+}
+
+TEST_CASE("species model: learns separable classes and calibrates a temperature") {
+  // Three classes in 2-D: centres (0,0), (4,0), (0,4), unit spread.
+  std::vector<float> x;
+  std::vector<int> y;
+  std::vector<float> w;
+  auto noise = test::noise(1.0, 600.0, 1.0, 7);
+  const float cx[3] = {0, 4, 0}, cy[3] = {0, 0, 4};
+  for (int i = 0; i < 300; ++i) {
+    const int c = i % 3;
+    x.push_back(cx[c] + noise[static_cast<std::size_t>(2 * i)]);
+    x.push_back(cy[c] + noise[static_cast<std::size_t>(2 * i + 1)]);
+    y.push_back(c);
+    w.push_back(1.0f);
+  }
+  const auto m = dsp::SpeciesModel::train(3, 2, x, y, w, dsp::SpeciesTrainingOptions{});
+  std::vector<float> p(3);
+  const float probes[3][2] = {{0, 0}, {4, 0}, {0, 4}};
+  for (int c = 0; c < 3; ++c) {
+    m.predict(std::span<const float>(probes[c], 2), p);
+    CHECK(std::max_element(p.begin(), p.end()) - p.begin() == c);
+    CHECK(p[static_cast<std::size_t>(c)] > 0.7f);
+  }
+  // Temperature: scores made twice as large need twice the temperature.
+  std::vector<float> scores, doubled;
+  std::vector<int> truth;
+  for (int i = 0; i < 300; ++i) {
+    m.scores(std::span<const float>(&x[static_cast<std::size_t>(2 * i)], 2), p);
+    for (float s : p) {
+      scores.push_back(s);
+      doubled.push_back(2.0f * s);
+    }
+    truth.push_back(y[static_cast<std::size_t>(i)]);
+  }
+  const double t1 = dsp::SpeciesModel::fit_temperature(3, scores, truth);
+  CHECK(t1 > 0.05);
+  CHECK(t1 < 50.0);
+  CHECK(dsp::SpeciesModel::fit_temperature(3, doubled, truth) == doctest::Approx(2.0 * t1).epsilon(0.01));
+  CHECK_THROWS_WITH_AS(dsp::SpeciesModel::train(3, 2, {}, {}, {}, dsp::SpeciesTrainingOptions{}),
+                       "no training examples", std::invalid_argument);
+}
