@@ -30,7 +30,7 @@ TEST_CASE("config [species]: a bad value is one line naming the key") {
                        "a.toml: [species] thresholds.Parus major = 1.5: expected a probability from 0 to 1",
                        ConfigError);
   CHECK_THROWS_WITH_AS(parse_config("[species]\ninclude = \"Parus major\"\n", "a.toml"),
-                       "a.toml: [species] include = \"Parus major\": expected a list of strings", ConfigError);
+                       "a.toml: [species] include = 'Parus major': expected a list of strings", ConfigError);
   CHECK_THROWS_WITH_AS(parse_config("[species]\nprofile = \"x\"\n", "a.toml"),
                        "a.toml: [species] profile: unknown key", ConfigError);
 }
