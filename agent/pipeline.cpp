@@ -37,6 +37,14 @@ Pipeline::Pipeline(const Config& config, double sample_rate_hz, std::ostream& lo
   }
 }
 
+std::vector<std::string> Pipeline::known_species() const {
+  std::vector<std::string> names;
+  if (profiles_)
+    for (const SpeciesClass& c : profiles_->pack.classes)
+      if (c.label != "none") names.push_back(c.label);
+  return names;
+}
+
 void Pipeline::add_sink(EventSink sink) { sinks_.push_back(std::move(sink)); }
 
 void Pipeline::add_progress_listener(ProgressListener listener) { progress_listeners_.push_back(std::move(listener)); }

@@ -61,6 +61,9 @@ class Pipeline {
   void run(AudioSource& source, const std::atomic<bool>& stop);
 
   const PipelineStats& stats() const { return stats_; }
+  // The species the [species] pack can name (scientific names, without "none"); empty
+  // without profiles. They bound the species label of birdsong_detections_total.
+  std::vector<std::string> known_species() const;
 
  private:
   // Feeds the first `samples` of chunk_ to the detector; false when there were none.

@@ -99,7 +99,7 @@ int run_agent(const RunOptions& options, const std::atomic<bool>& stop, std::ost
 
   // Metrics read the components at scrape time, so `metrics` comes after every component
   // it watches (and is destroyed, its server stopped, before them).
-  AgentMetrics metrics;
+  AgentMetrics metrics(options.config.station.id, pipeline->known_species());
   metrics.watch(pipeline->stats(), source->sample_rate_hz());
   if (delivery) metrics.watch(*delivery);
   pipeline->add_sink([&metrics](const Event& e) { metrics.count(e); });

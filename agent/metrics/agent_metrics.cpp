@@ -18,10 +18,11 @@ double as_double(uint64_t v) { return static_cast<double>(v); }
 
 }  // namespace
 
-AgentMetrics::AgentMetrics(std::vector<std::string> known_species)
-    : detections_("species", std::move(known_species), kUnidentified) {
+AgentMetrics::AgentMetrics(std::string station, std::vector<std::string> known_species)
+    : station_(std::move(station)), detections_("species", std::move(known_species), kUnidentified) {
   registrations_.push_back(registry_.add([this](metrics::Scrape& s) {
-    s.gauge("birdsong_build_info", "Build of the agent; the value is always 1.", 1, {{"version", kVersion}});
+    s.gauge("birdsong_build_info", "Build of the agent and its [station] id; the value is always 1.", 1,
+            {{"version", kVersion}, {"station", station_}});
     detections_.collect(s, "birdsong_detections_total", "Detection events by species (scientific name).");
   }));
   registrations_.push_back(registry_.add(metrics::collect_process_metrics));

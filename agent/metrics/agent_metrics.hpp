@@ -1,7 +1,10 @@
 // The agent's metrics: what `run` exposes at /metrics, and which component feeds each.
 //
 //   metric                                   type     fed by
-//   birdsong_build_info{version}             gauge    agent/version.hpp (always 1)
+//   birdsong_build_info{version,station}     gauge    agent/version.hpp and [station] id (always 1).
+//                                                     Prometheus adds job and instance; dashboards
+//                                                     join on them to give every series the
+//                                                     station of the Loki streams (grafana/)
 //   birdsong_detections_total{species}       counter  count(): every detection event, by species
 //                                                     (scientific name; "unidentified" when the
 //                                                     event has none or one the pack does not know)
@@ -49,9 +52,10 @@ class Delivery;
 
 class AgentMetrics {
  public:
-  // `known_species`: the scientific names the species pack can report (empty without a
-  // classifier); they bound the species label.
-  explicit AgentMetrics(std::vector<std::string> known_species = {});
+  // `station`: [station] id, the `station` label of birdsong_build_info. `known_species`:
+  // the scientific names the species pack can report (empty without a classifier); they
+  // bound the species label.
+  explicit AgentMetrics(std::string station, std::vector<std::string> known_species = {});
   ~AgentMetrics();  // stops serving before the collectors go
 
   // The components read at scrape time; each must outlive this object.
@@ -71,6 +75,7 @@ class AgentMetrics {
 
  private:
   metrics::Registry registry_;
+  const std::string station_;
   metrics::LabelledCounter detections_;
   std::vector<metrics::Registry::Registration> registrations_;
   std::unique_ptr<metrics::MetricsServer> server_;
