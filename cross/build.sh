@@ -23,8 +23,8 @@ usage() { sed -n '2,17p' "$0" >&2; exit 2; }
 arch="${1:-}"
 shift || true
 case "$arch" in
-  arm64) triplet=aarch64-linux-gnu ;;
-  armhf) triplet=arm-linux-gnueabihf ;;
+  arm64) triplet=aarch64-linux-gnu qemu_arch=aarch64 ;;
+  armhf) triplet=arm-linux-gnueabihf qemu_arch=arm ;;
   *) usage ;;
 esac
 deps=1 tests=1 package=1
@@ -104,6 +104,9 @@ step "configure" cmake -S "$here" -B "$build_dir" \
   -DBIRDSONG_BUILD_TESTS="$([ "$tests" -eq 1 ] && echo ON || echo OFF)" >&2
 step "build" cmake --build "$build_dir" -j "$jobs" >&2
 if [ "$tests" -eq 1 ]; then
+  # Some tests start the birdsong-agent program itself: binfmt_misc runs it through qemu.
+  as_root bash -c ". '$here/cross/binfmt.sh' && enable_binfmt $qemu_arch" ||
+    log "binfmt_misc not available: the tests that start the program will fail"
   step "unit tests under qemu" ctest --test-dir "$build_dir" -L unit --output-on-failure -j "$jobs" --timeout 600 >&2
   step "packaging tests" ctest --test-dir "$build_dir" -L packaging --output-on-failure --timeout 600 >&2
 fi

@@ -16,10 +16,13 @@ set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/${BIRDSONG_TRIPLET}/pkgconfig:/usr/share/pkg
 set(ENV{PKG_CONFIG_PATH} "")
 
 find_program(BIRDSONG_QEMU NAMES qemu-${CMAKE_SYSTEM_PROCESSOR}-static qemu-${CMAKE_SYSTEM_PROCESSOR})
-# -L: the cross toolchain's own libc and libstdc++ (libc6-*-cross), which the binaries
-# were linked against; the other libraries come from the multiarch directories.
+# No -L /usr/${BIRDSONG_TRIPLET}: the target's -dev packages bring the multiarch libc6 and
+# libstdc++6 of the target into /lib/${BIRDSONG_TRIPLET}, where qemu finds them as a Pi
+# would. The older copy of glibc that the cross compiler links against
+# (libc6-*-cross) must not be mixed with them at run time: with that loader every
+# new thread hangs under qemu (seen with qemu 7.2 and glibc 2.36-8cross1 / 2.36-9+deb12u14).
 if(BIRDSONG_QEMU)
-  set(CMAKE_CROSSCOMPILING_EMULATOR ${BIRDSONG_QEMU} -L /usr/${BIRDSONG_TRIPLET})
+  set(CMAKE_CROSSCOMPILING_EMULATOR ${BIRDSONG_QEMU})
 elseif(NOT BIRDSONG_QEMU_WARNED)
   # doctest_discover_tests runs the test binary at build time: without an emulator,
   # build with -DBIRDSONG_BUILD_TESTS=OFF.

@@ -32,21 +32,9 @@ done
 [ -e /usr/lib/binfmt.d/qemu-aarch64.conf ] || fail "qemu-user-static is not installed"
 
 # arm64 programs in the root run through qemu: the kernel hands them to it once the
-# qemu-aarch64 binfmt_misc entry exists. Its F flag opens qemu now, so the chroot needs
-# no copy of it.
-enable_binfmt() {
-  [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] && return 0
-  if ! mountpoint -q /proc/sys/fs/binfmt_misc; then
-    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
-  fi
-  if [ -x /lib/systemd/systemd-binfmt ]; then
-    /lib/systemd/systemd-binfmt qemu-aarch64.conf
-  else
-    cat /usr/lib/binfmt.d/qemu-aarch64.conf > /proc/sys/fs/binfmt_misc/register
-  fi
-  [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || fail "could not register qemu-aarch64 with binfmt_misc"
-  log "registered qemu-aarch64 with binfmt_misc"
-}
+# qemu-aarch64 binfmt_misc entry exists (cross/binfmt.sh).
+# shellcheck source=cross/binfmt.sh
+. "$here/cross/binfmt.sh"
 
 # One "deb URI SUITE COMPONENTS" line per Debian entry of this machine's apt sources
 # (deb822 .sources and one-line .list): the same archive, and nothing but Debian's.
@@ -77,7 +65,7 @@ make_root() {  # make_root TARBALL
     bookworm "$1" "${sources[@]}" >&2
 }
 
-enable_binfmt
+enable_binfmt aarch64 || fail "could not register qemu-aarch64 with binfmt_misc"
 start=$SECONDS
 if [ -n "$cache" ] && [ -f "$cache" ] && [ -n "$(find "$cache" -mmin -1440)" ]; then
   log "reusing $cache"

@@ -63,6 +63,14 @@ std::optional<ProcessStats> read_process_stats() {
   const std::string stat = read_file("/proc/self/stat");
   auto s = parse_proc_stat(stat, boot_time_s(), sysconf(_SC_CLK_TCK), sysconf(_SC_PAGESIZE));
   if (!s) return s;
+  // Under qemu-user (the cross-built tests) /proc/self/stat is emulated with rss 0, while
+  // /proc/self/statm (size resident ...) is the real process's: use it when stat has none.
+  if (s->resident_memory_bytes <= 0) {
+    std::istringstream statm(read_file("/proc/self/statm"));
+    double size_pages = 0, resident_pages = 0;
+    if (statm >> size_pages >> resident_pages)
+      s->resident_memory_bytes = resident_pages * static_cast<double>(sysconf(_SC_PAGESIZE));
+  }
   std::error_code ec;
   for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
        !ec && it != std::filesystem::directory_iterator(); it.increment(ec))

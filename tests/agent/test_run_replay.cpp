@@ -132,9 +132,10 @@ TEST_CASE("run --replay: speed 1 paces the recording in real time, speed 4 four 
     const auto t0 = std::chrono::steady_clock::now();
     CHECK(run_agent(replay_options(path, speed), stop, out, err) == kExitOk);
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
-    // The last buffer is handed over when it has been "recorded": 0.6 s / speed.
+    // The last buffer is handed over when it has been "recorded": 0.6 s / speed. The
+    // upper bound is loose: a loaded machine, or qemu in the cross build, is slow.
     CHECK(took.count() >= 0.6 / speed - 0.005);
-    CHECK(took.count() < 0.6 / speed + 0.5);
+    CHECK(took.count() < 0.6 / speed + 2.0);
   }
 }
 

@@ -85,15 +85,17 @@ TEST_CASE("service notify: READY=1 once, with the status, then STOPPING=1") {
 
 TEST_CASE("service notify: watchdog pings at most once per quarter of WatchdogSec") {
   NotifySocket systemd;
-  setenv("WATCHDOG_USEC", "40000", 1);  // WatchdogSec=40ms: a ping per 10 ms at most
+  // WatchdogSec=2s: a ping per 0.5 s at most. Long enough that two calls in a row fall
+  // within one quarter even on a loaded machine or under qemu.
+  setenv("WATCHDOG_USEC", "2000000", 1);
   setenv("WATCHDOG_PID", std::to_string(getpid()).c_str(), 1);
   ServiceNotifier notifier;
-  REQUIRE(notifier.watchdog_interval() == std::chrono::microseconds(40000));
+  REQUIRE(notifier.watchdog_interval() == std::chrono::microseconds(2000000));
   notifier.watchdog();
   notifier.watchdog();
   CHECK(systemd.receive() == "WATCHDOG=1");
   CHECK_FALSE(systemd.receive().has_value());
-  std::this_thread::sleep_for(std::chrono::milliseconds(15));
+  std::this_thread::sleep_for(std::chrono::milliseconds(550));
   notifier.watchdog();
   CHECK(systemd.receive() == "WATCHDOG=1");
 }
