@@ -51,9 +51,14 @@ case "${1:-}" in
   demo)
     install_missing "${packages[@]}"
     build -DBIRDSONG_BUILD_TESTS=OFF
-    log "replaying tests/fixtures/garden-demo.flac in real time (33 s); each detection is one JSON line"
-    exec "$build_dir/agent/birdsong-agent" run --config "$here/agent/agent.example.toml" \
-      --replay "$here/tests/fixtures/garden-demo.flac" --speed 1
+    # The example configuration plus the demo species pack (profiles/README.md).
+    config="$(mktemp --suffix=.toml)"
+    trap 'rm -f "$config"' EXIT
+    sed "s|^profiles = \"\"|profiles = \"$here/profiles/demo.pack\"|" "$here/agent/agent.example.toml" > "$config"
+    log "replaying tests/fixtures/garden-demo.flac in real time (33 s) with the demo species pack;" \
+        "each detection is one JSON line"
+    "$build_dir/agent/birdsong-agent" run --config "$config" \
+      --replay "$here/tests/fixtures/garden-demo.flac" --speed "${SPEED:-1}"
     ;;
   test)
     install_missing "${packages[@]}" "${test_packages[@]}"
