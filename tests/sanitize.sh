@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The test suite under sanitizers (BIRDSONG_SANITIZE, see CMakeLists.txt):
+#   tests/sanitize.sh asan   AddressSanitizer + UndefinedBehaviorSanitizer: every test
+#                            executable built instrumented; ctest -L unit and -L integration
+#                            (and golden). Any UB aborts (-fno-sanitize-recover=undefined).
+#   tests/sanitize.sh tsan   ThreadSanitizer: the unit tests of the threaded parts (ring
+#                            buffer, outbox, sink runner, Loki delivery, metrics server).
+#   tests/sanitize.sh all    both (the default).
+# Environment: ASAN_BUILD_DIR (default ./build-asan), TSAN_BUILD_DIR (./build-tsan),
+# JOBS (default 2), LABELS (asan: default "unit|integration|golden").
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+jobs="${JOBS:-2}"
+what="${1:-all}"
+log() { printf 'sanitize: %s\n' "$*" >&2; }
+
+"$here/setup.sh" deps
+
+# Debug keeps assert() on; -O1 -g1 (line tables, enough for the reports' stack traces)
+# compiles about twice as fast as -O2 -g and runs the DSP tests fast enough.
+configure() {  # build dir, sanitizers
+  cmake -S "$here" -B "$1" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" \
+        -DBIRDSONG_BUILD_TESTS=ON -DBIRDSONG_SANITIZE="$2" >&2
+}
+
+# halt_on_error: the first report fails the test; suppressions only for what is not ours.
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export ASAN_OPTIONS="detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1"
+export LSAN_OPTIONS="suppressions=$here/tests/sanitize/sanitize.supp"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$here/tests/sanitize/sanitize.supp"
+
+run_asan() {
+  local dir="${ASAN_BUILD_DIR:-$here/build-asan}"
+  log "AddressSanitizer + UndefinedBehaviorSanitizer in $dir"
+  configure "$dir" "address,undefined"
+  # Every test program (not the benchmark); the fault suite too, for LABELS=faults.
+  cmake --build "$dir" -j "$jobs" --target birdsong-agent birdsong_fault_tests birdsong_unit_tests \
+    birdsong_golden_test birdsong_capture_tests birdsong_mqtt_integration_tests \
+    birdsong_prometheus_integration_tests >&2
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 900 -L "${LABELS:-unit|integration|golden}")
+}
+
+# The threaded parts (capture ring, outbox, sink runner, Loki delivery, metrics server):
+# their unit tests as one program, tests/sanitize/CMakeLists.txt, label `tsan`.
+run_tsan() {
+  local dir="${TSAN_BUILD_DIR:-$here/build-tsan}"
+  log "ThreadSanitizer in $dir"
+  configure "$dir" "thread"
+  cmake --build "$dir" -j "$jobs" --target birdsong_threaded_tests >&2
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 900 -L tsan)
+}
+
+start=$(date +%s)
+case "$what" in
+  asan) run_asan ;;
+  tsan) run_tsan ;;
+  all) run_asan; run_tsan ;;
+  *) sed -n '2,11p' "$0" >&2; exit 2 ;;
+esac
+log "done in $(( $(date +%s) - start )) s"
