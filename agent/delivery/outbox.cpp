@@ -1,6 +1,8 @@
 #include "agent/delivery/outbox.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -105,6 +107,11 @@ Outbox::Outbox(OutboxOptions options) : options_(std::move(options)) {
   if (options_.max_records < 1) fail("max_records must be at least 1");
   if (options_.max_bytes < 1) fail("max_bytes must be positive");
   if (options_.max_age.count() < 1) fail("max_age must be positive");
+  // Readable by its owner only (the station's events, where and when): a new file is
+  // created 0600 whatever the umask, and SQLite gives its -wal file the same mode.
+  // O_EXCL: an existing file is never opened (and closed) here, as closing a descriptor
+  // would drop the POSIX locks another connection of this process holds on it.
+  if (const int fd = ::open(options_.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600); fd >= 0) ::close(fd);
   if (sqlite3_open_v2(options_.path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK) {
     const std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
@@ -471,7 +478,9 @@ std::string default_outbox_path() {
     dir = fs::path(home) / ".local" / "state";
   if (!dir.empty()) {
     std::error_code ec;
-    fs::create_directories(dir / "birdsong-agent", ec);
+    // A directory made here is the agent's own: 0700, as systemd's StateDirectoryMode.
+    if (fs::create_directories(dir / "birdsong-agent", ec))
+      fs::permissions(dir / "birdsong-agent", fs::perms::owner_all, ec);
     if (!ec) return (dir / "birdsong-agent" / "outbox.db").string();
   }
   return "birdsong-outbox.db";

@@ -131,4 +131,11 @@ void Mosquitto::stop() {
   process_.reset();
 }
 
+void Mosquitto::kill() {
+  if (!process_) return;
+  process_->signal(SIGKILL);
+  process_->wait(std::chrono::seconds(10));
+  process_.reset();
+}
+
 }  // namespace birdsong::test

@@ -76,6 +76,8 @@ class Mosquitto {
   void start();
   // SIGTERM and wait (SIGKILL after 10 s).
   void stop();
+  // SIGKILL and wait: a crash, nothing saved beyond the last autosave.
+  void kill();
   int port() const { return port_; }
   std::string url() const { return "mqtt://127.0.0.1:" + std::to_string(port_); }
   std::string uri() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
