@@ -244,6 +244,45 @@ MqttConfig parse_mqtt(const toml::table* table, const std::string& origin) {
   return m;
 }
 
+bool http_url(const std::string& url) { return url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0; }
+
+// [weather]: needs [station] latitude and longitude. Without them weather is off, unless
+// the section asks for it with enabled = true, which is then an error.
+WeatherConfig parse_weather(const toml::table* table, const StationConfig& station, const std::string& origin) {
+  TableReader r(table, "weather", origin);
+  WeatherConfig w;
+  r.boolean("enabled", w.enabled);
+  r.integer("interval_minutes", w.interval_minutes, 15, 24 * 60);
+  r.string("base_url", w.base_url, false);
+  r.number("timeout_s", w.timeout_s, 1.0, 120.0, "seconds");
+  r.finish();
+  if (!http_url(w.base_url)) r.fail("base_url", "\"" + w.base_url + "\"", "an http:// or https:// URL");
+  const bool located = station.latitude && station.longitude;
+  if (table != nullptr && table->get("enabled") != nullptr && w.enabled && !located)
+    r.fail("enabled", "true", "[station] latitude and longitude (weather is looked up for that place)");
+  if (!located) w.enabled = false;
+  return w;
+}
+
+// [wikipedia]: language is a Wikipedia edition's code: en, de, simple, zh-yue ...
+WikipediaConfig parse_wikipedia(const toml::table* table, const std::string& origin) {
+  TableReader r(table, "wikipedia", origin);
+  WikipediaConfig w;
+  r.boolean("enabled", w.enabled);
+  r.string("language", w.language, false);
+  r.string("base_url", w.base_url);
+  r.number("timeout_s", w.timeout_s, 1.0, 120.0, "seconds");
+  r.string("cache_path", w.cache_path);
+  r.finish();
+  const bool code_ok = w.language.size() >= 2 && w.language.size() <= 16 && w.language.front() != '-' &&
+                       w.language.back() != '-' &&
+                       w.language.find_first_not_of("abcdefghijklmnopqrstuvwxyz-") == std::string::npos;
+  if (!code_ok) r.fail("language", "\"" + w.language + "\"", "a Wikipedia language code such as \"en\" or \"de\"");
+  if (!w.base_url.empty() && !http_url(w.base_url))
+    r.fail("base_url", "\"" + w.base_url + "\"", "an http:// or https:// URL");
+  return w;
+}
+
 }  // namespace
 
 Config parse_config(const std::string& toml_text, const std::string& origin) {
@@ -256,7 +295,8 @@ Config parse_config(const std::string& toml_text, const std::string& origin) {
                       ": " + std::string(e.description()));
   }
   Config c;
-  const std::set<std::string> sections = {"station", "audio", "detector", "loki", "metrics", "mqtt", "outbox", "species"};
+  const std::set<std::string> sections = {"station", "audio", "detector", "loki", "metrics", "mqtt", "outbox", "species",
+                                         "weather", "wikipedia"};
   for (const auto& [k, v] : root) {
     const std::string key(k.str());
     if (!sections.count(key)) throw ConfigError(origin + ": [" + key + "]: unknown section");
@@ -270,7 +310,14 @@ Config parse_config(const std::string& toml_text, const std::string& origin) {
       station.fail("id", "\"" + c.station.id + "\"", "letters, digits, '-' and '_' (it names MQTT topics)");
   station.number("latitude", c.station.latitude, -90.0, 90.0, "degrees");
   station.number("longitude", c.station.longitude, -180.0, 180.0, "degrees");
+  station.string("contact", c.station.contact);
   station.finish();
+  if (c.station.latitude.has_value() != c.station.longitude.has_value())
+    station.fail(c.station.latitude ? "longitude" : "latitude", "(missing)",
+                 "latitude and longitude together, or neither");
+  for (char ch : c.station.contact)
+    if (std::iscntrl(static_cast<unsigned char>(ch)) || ch == '(' || ch == ')')
+      station.fail("contact", "\"" + c.station.contact + "\"", "an e-mail address or URL without control characters or brackets");
 
   TableReader audio(root["audio"].as_table(), "audio", origin);
   audio.string_or_index("device", c.audio.device);
@@ -304,6 +351,8 @@ Config parse_config(const std::string& toml_text, const std::string& origin) {
   if (const toml::table* mqtt = root["mqtt"].as_table()) c.mqtt = parse_mqtt(mqtt, origin);
   c.outbox = parse_outbox(root["outbox"].as_table(), origin);
   c.species = parse_species(root["species"].as_table(), origin);
+  c.weather = parse_weather(root["weather"].as_table(), c.station, origin);
+  c.wikipedia = parse_wikipedia(root["wikipedia"].as_table(), origin);
   return c;
 }
 

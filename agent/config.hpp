@@ -24,6 +24,7 @@ struct StationConfig {
   std::string id = "garden";               // names this station in events, topics, labels
   std::optional<double> latitude;          // degrees north, -90..90
   std::optional<double> longitude;         // degrees east, -180..180
+  std::string contact;                     // e-mail or URL in the User-Agent of web look-ups; empty: the project URL
 };
 
 struct AudioConfig {
@@ -87,6 +88,24 @@ struct SpeciesConfig {
   std::vector<std::string> exclude;          // never report these
 };
 
+// [weather]: Open-Meteo current weather for [station] latitude/longitude (agent/enrichment/weather.hpp).
+// On when both latitude and longitude are set, unless enabled = false.
+struct WeatherConfig {
+  bool enabled = true;
+  int interval_minutes = 15;               // between look-ups; Open-Meteo's current values change every 15 min
+  std::string base_url = "https://api.open-meteo.com/v1";  // a mirror: <base_url>/forecast?...
+  double timeout_s = 10.0;                 // one request, connect included
+};
+
+// [wikipedia]: species facts from Wikipedia's page summary (agent/enrichment/wikipedia.hpp).
+struct WikipediaConfig {
+  bool enabled = true;
+  std::string language = "en";             // the Wikipedia edition: en, de, fr, nl ...
+  std::string base_url;                    // empty: https://<language>.wikipedia.org/api/rest_v1
+  double timeout_s = 10.0;
+  std::string cache_path;                  // empty: wikipedia-cache.db next to the outbox file
+};
+
 struct Config {
   StationConfig station;
   AudioConfig audio;
@@ -96,6 +115,8 @@ struct Config {
   OutboxConfig outbox;
   MetricsConfig metrics;
   SpeciesConfig species;
+  WeatherConfig weather;
+  WikipediaConfig wikipedia;
 };
 
 // Parses and validates a TOML file. Throws ConfigError("<file>: <key> = <value>: expected ...").

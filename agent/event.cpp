@@ -7,6 +7,9 @@
 #include <mutex>
 #include <random>
 
+#include "agent/enrichment/weather.hpp"
+#include "agent/enrichment/wikipedia.hpp"
+
 namespace birdsong {
 
 namespace {
@@ -80,6 +83,8 @@ nlohmann::json to_json(const Event& e) {
   j["species"] = e.species ? nlohmann::json(*e.species) : nlohmann::json(nullptr);
   j["common_name"] = e.common_name ? nlohmann::json(*e.common_name) : nlohmann::json(nullptr);
   j["confidence"] = round_to(e.sound.confidence, 3);
+  if (e.weather) j["weather"] = to_json(*e.weather);
+  if (e.wikipedia) j["wikipedia"] = to_json(*e.wikipedia);
   return j;
 }
 

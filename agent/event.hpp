@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -16,6 +17,9 @@ namespace birdsong {
 
 inline constexpr int kEventSchema = 1;
 
+struct WeatherObservation;  // agent/enrichment/weather.hpp
+struct SpeciesSummary;      // agent/enrichment/wikipedia.hpp
+
 struct Event {
   std::string id;                                          // unique, time-ordered
   std::string station;
@@ -24,6 +28,10 @@ struct Event {
   dsp::Sound sound;                                        // start_s .. confidence
   std::optional<std::string> species;                      // scientific name; empty: a bird, not identified
   std::optional<std::string> common_name;
+  // Enrichment (agent/enrichment/): what was known when the event was emitted; shared,
+  // so copying an event stays cheap. Null: not known (or enrichment off).
+  std::shared_ptr<const WeatherObservation> weather;
+  std::shared_ptr<const SpeciesSummary> wikipedia;
 };
 
 // A new unique id: a UUID version 7 (time-ordered, RFC 9562), so ids sort by creation.

@@ -4,6 +4,8 @@
 #include <ostream>
 #include <thread>
 
+#include "agent/enrichment/enrichment.hpp"
+
 namespace birdsong {
 
 namespace {
@@ -98,6 +100,7 @@ void Pipeline::emit(AudioSource& source) {
       e.time = *first_sample + std::chrono::duration_cast<std::chrono::system_clock::duration>(
                                    std::chrono::duration<double>(s.start_s + dropped_s));
     if (species_) species_->identify(e);
+    if (enrichment_) enrichment_->enrich(e);
     stats_.events.fetch_add(1, std::memory_order_relaxed);
     for (const EventSink& sink : sinks_) sink(e);
   }

@@ -28,6 +28,8 @@
 
 namespace birdsong {
 
+class Enrichment;
+
 // Receives each event on the analysis thread: must be quick (write a line, enqueue).
 using EventSink = std::function<void(const Event&)>;
 
@@ -53,6 +55,9 @@ class Pipeline {
   Pipeline(const Config& config, double sample_rate_hz, std::ostream& log);
 
   void add_sink(EventSink sink);
+  // Each event gets the weather and species facts `enrichment` knows when it is emitted,
+  // after species identification and before the sinks. Must outlive run().
+  void set_enrichment(Enrichment* enrichment) { enrichment_ = enrichment; }
   void add_progress_listener(ProgressListener listener);
 
   // Starts `source`, analyses what it produces until it finishes or `stop` becomes
@@ -77,6 +82,7 @@ class Pipeline {
   // [species] profiles: names the species of each event; null without profiles.
   std::unique_ptr<LoadedProfiles> profiles_;
   std::unique_ptr<SpeciesIdentifier> species_;
+  Enrichment* enrichment_ = nullptr;
   const std::chrono::microseconds idle_;  // wait when the ring is empty
   std::vector<float> chunk_;
   std::vector<EventSink> sinks_;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "agent/config.hpp"
+#include "agent/enrichment/enrichment.hpp"
 #include "agent/output/event_writer.hpp"
 
 namespace birdsong {
@@ -91,6 +92,7 @@ struct RunOptions {
   bool quiet = false;                        // no events on `out`
   double linger_s = 0.0;                     // after a replay ends, keep serving metrics this long
   double drain_timeout_s = 10.0;             // at the end, wait this long at most for the sinks to have every event
+  EnrichmentOptions enrichment;              // tests: shorter weather interval, Wikipedia pace and clock
 };
 // The live agent: capture (or replay) through the live pipeline until the source ends
 // or `stop` becomes true; events as JSON lines on `out`, logs on `err`.

@@ -14,6 +14,7 @@
 #include "agent/audio/file_replay.hpp"
 #include "agent/commands/commands.hpp"
 #include "agent/delivery/delivery.hpp"
+#include "agent/enrichment/enrichment.hpp"
 #include "agent/metrics/agent_metrics.hpp"
 #include "agent/pipeline.hpp"
 #include "agent/service_notify.hpp"
@@ -91,6 +92,31 @@ int run_agent(const RunOptions& options, const std::atomic<bool>& stop, std::ost
     delivery->start();
   }
 
+  // Weather and species facts come from the web on threads of their own; each event
+  // takes what they know when it is emitted and never waits for them. A new weather
+  // observation goes through the outbox too (kind "weather": MQTT, Loki).
+  std::unique_ptr<Enrichment> enrichment;
+  try {
+    WeatherPoller::Listener on_weather;
+    if (delivery)
+      on_weather = [d = delivery.get(), station = options.config.station](const WeatherObservation& w) {
+        d->publish(weather_outbox_record(w, station));
+      };
+    enrichment = Enrichment::from_config(options.config, std::move(on_weather), options.enrichment);
+  } catch (const std::exception& e) {
+    err << "run: enrichment: " << e.what() << "; running without weather and species facts\n";
+  }
+  if (enrichment) {
+    if (const WeatherPoller* w = enrichment->weather())
+      err << "run: weather from " << w->url().substr(0, w->url().find('?')) << " every "
+          << options.config.weather.interval_minutes << " min\n";
+    if (const SpeciesFacts* f = enrichment->wikipedia())
+      err << "run: species facts from " << f->base_url() << ", cached in " << wikipedia_cache_path(options.config)
+          << '\n';
+    pipeline->set_enrichment(enrichment.get());
+    enrichment->start();
+  }
+
   std::unique_ptr<EventWriter> writer;
   if (!options.quiet) {
     writer = make_event_writer(EventFormat::jsonl, out);
@@ -102,6 +128,7 @@ int run_agent(const RunOptions& options, const std::atomic<bool>& stop, std::ost
   AgentMetrics metrics(options.config.station.id, pipeline->known_species());
   metrics.watch(pipeline->stats(), source->sample_rate_hz());
   if (delivery) metrics.watch(*delivery);
+  if (enrichment) metrics.watch(*enrichment);
   pipeline->add_sink([&metrics](const Event& e) { metrics.count(e); });
   if (options.config.metrics.enabled) metrics.serve(options.config.metrics, err);
 
@@ -124,6 +151,7 @@ int run_agent(const RunOptions& options, const std::atomic<bool>& stop, std::ost
     return kExitUsage;
   }
   service.stopping();
+  if (enrichment) enrichment->stop();  // abandons a look-up in flight: shutdown never waits for the web
   const PipelineStats& stats = pipeline->stats();
   if (const auto why = source->failure()) {
     err << "run: " << *why << '\n';

@@ -59,16 +59,17 @@ void Delivery::start() {
   for (auto& runner : runners_) runner->start();
 }
 
-bool Delivery::publish(const Event& event) {
+bool Delivery::publish(const Event& event) { return publish(to_outbox_record(event)); }
+
+bool Delivery::publish(const OutboxRecord& record) {
   try {
-    outbox_->append(to_outbox_record(event));
-    if (failing_) std::cerr << "outbox: writing again\n";
-    failing_ = false;
+    outbox_->append(record);
+    if (failing_.exchange(false)) std::cerr << "outbox: writing again\n";
     return true;
   } catch (const std::exception& e) {
     ++append_errors_;
-    if (!failing_) std::cerr << (std::string(e.what()) + "; events are printed but not delivered until it works\n");
-    failing_ = true;
+    if (!failing_.exchange(true))
+      std::cerr << (std::string(e.what()) + "; events are printed but not delivered until it works\n");
     return false;
   }
 }

@@ -44,6 +44,8 @@ class Delivery {
   // cannot be written (disk full, card gone) the event is counted in append_errors(),
   // logged at the first failure of a series, and detection goes on.
   bool publish(const Event& event);
+  // The same for a record of another kind ("weather"); any thread.
+  bool publish(const OutboxRecord& record);
   // Waits until every sink has every record published so far, or `timeout`. True when
   // all were delivered (or set aside).
   bool drain(std::chrono::milliseconds timeout);
@@ -65,7 +67,7 @@ class Delivery {
   std::vector<std::unique_ptr<SinkRunner>> runners_;
   MqttSink* mqtt_ = nullptr;  // among sinks_, for the audio level
   std::atomic<uint64_t> append_errors_{0};
-  bool failing_ = false;  // publish(): the last append failed (log once per series)
+  std::atomic<bool> failing_{false};  // publish(): the last append failed (log once per series)
   bool stopped_ = false;
 };
 

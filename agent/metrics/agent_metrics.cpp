@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "agent/delivery/delivery.hpp"
+#include "agent/enrichment/enrichment.hpp"
 #include "agent/metrics/process_metrics.hpp"
 #include "agent/pipeline.hpp"
 #include "agent/version.hpp"
@@ -74,6 +75,57 @@ void AgentMetrics::watch(const Delivery& d) {
       if (k.sink == "mqtt")
         s.gauge("birdsong_mqtt_connected", "1 if the last MQTT attempt (connect or publish) succeeded.", k.up ? 1 : 0);
     }
+  }));
+}
+
+void AgentMetrics::watch(const Enrichment& e) {
+  registrations_.push_back(registry_.add([&e](metrics::Scrape& s) {
+    const auto requests = [&s](const char* source, uint64_t ok, uint64_t error, uint64_t missing) {
+      const char* help = "Enrichment look-ups by source and result.";
+      s.counter("birdsong_enrichment_requests_total", help, as_double(ok), {{"source", source}, {"result", "ok"}});
+      s.counter("birdsong_enrichment_requests_total", help, as_double(error), {{"source", source}, {"result", "error"}});
+      s.counter("birdsong_enrichment_requests_total", help, as_double(missing),
+                {{"source", source}, {"result", "missing"}});
+    };
+    const char* missing_help = "Events that went out without that part of the enrichment.";
+    if (const WeatherPoller* w = e.weather()) {
+      requests("weather", w->stats().requests_ok.load(), w->stats().requests_error.load(), 0);
+      s.counter("birdsong_enrichment_missing_total", missing_help, as_double(e.weather_missing()),
+                {{"source", "weather"}});
+    }
+    if (const SpeciesFacts* f = e.wikipedia()) {
+      requests("wikipedia", f->stats().requests_ok.load(), f->stats().requests_error.load(),
+               f->stats().requests_missing.load());
+      s.counter("birdsong_enrichment_missing_total", missing_help, as_double(e.wikipedia_missing()),
+                {{"source", "wikipedia"}});
+    }
+    const auto latest = e.weather() != nullptr ? e.weather()->latest() : nullptr;
+    if (!latest) return;
+    const WeatherObservation& o = *latest;
+    const auto unix_s = [](std::chrono::system_clock::time_point t) {
+      return std::chrono::duration<double>(t.time_since_epoch()).count();
+    };
+    s.gauge("birdsong_weather_temperature_celsius", "Air temperature at 2 m (Open-Meteo).", o.temperature_c);
+    s.gauge("birdsong_weather_relative_humidity_percent", "Relative humidity at 2 m (Open-Meteo).",
+            o.relative_humidity_percent);
+    s.gauge("birdsong_weather_precipitation_mm", "Precipitation of the preceding 15 minutes (Open-Meteo).",
+            o.precipitation_mm);
+    s.gauge("birdsong_weather_rain_mm", "Rain of the preceding 15 minutes (Open-Meteo).", o.rain_mm);
+    s.gauge("birdsong_weather_code", "WMO weather code (Open-Meteo).", o.weather_code);
+    s.gauge("birdsong_weather_cloud_cover_percent", "Total cloud cover (Open-Meteo).", o.cloud_cover_percent);
+    s.gauge("birdsong_weather_pressure_hpa", "Pressure at mean sea level (Open-Meteo).", o.pressure_hpa);
+    s.gauge("birdsong_weather_wind_speed_meters_per_second", "Wind speed at 10 m (Open-Meteo).", o.wind_speed_m_s);
+    s.gauge("birdsong_weather_wind_direction_degrees", "Direction the wind at 10 m comes from (Open-Meteo).",
+            o.wind_direction_deg);
+    s.gauge("birdsong_weather_is_day", "1 between sunrise and sunset (Open-Meteo).", o.is_day ? 1 : 0);
+    if (o.sunrise)
+      s.gauge("birdsong_weather_sunrise_timestamp_seconds", "Today's sunrise at the station, Unix time.",
+              unix_s(*o.sunrise));
+    if (o.sunset)
+      s.gauge("birdsong_weather_sunset_timestamp_seconds", "Today's sunset at the station, Unix time.",
+              unix_s(*o.sunset));
+    s.gauge("birdsong_weather_observation_timestamp_seconds", "When the weather values apply, Unix time.",
+            unix_s(o.time));
   }));
 }
 

@@ -28,10 +28,31 @@
 //   birdsong_sink_up{sink}                   gauge    SinkRunner: 1 if the last attempt succeeded
 //   birdsong_mqtt_connected                  gauge    SinkRunner "mqtt": 1 if its last attempt
 //                                                     (connect or publish) succeeded
+//   birdsong_weather_temperature_celsius     gauge    WeatherPoller (Open-Meteo current): air temperature at 2 m
+//   birdsong_weather_relative_humidity_percent gauge  WeatherPoller: relative humidity at 2 m
+//   birdsong_weather_precipitation_mm        gauge    WeatherPoller: precipitation of the preceding 15 min
+//   birdsong_weather_rain_mm                 gauge    WeatherPoller: rain of the preceding 15 min
+//   birdsong_weather_code                    gauge    WeatherPoller: WMO weather code (0 clear .. 99 thunderstorm)
+//   birdsong_weather_cloud_cover_percent     gauge    WeatherPoller: total cloud cover
+//   birdsong_weather_pressure_hpa            gauge    WeatherPoller: pressure at mean sea level
+//   birdsong_weather_wind_speed_meters_per_second gauge WeatherPoller: wind speed at 10 m
+//   birdsong_weather_wind_direction_degrees  gauge    WeatherPoller: where the wind at 10 m comes from
+//   birdsong_weather_is_day                  gauge    WeatherPoller: 1 between sunrise and sunset
+//   birdsong_weather_sunrise_timestamp_seconds gauge  WeatherPoller: today's sunrise (station's local day), Unix s
+//   birdsong_weather_sunset_timestamp_seconds gauge   WeatherPoller: today's sunset, Unix s
+//   birdsong_weather_observation_timestamp_seconds gauge WeatherPoller: when the values above apply, Unix s
+//   birdsong_enrichment_requests_total{source,result} counter  WeatherPoller (source="weather"), SpeciesFacts
+//                                                     ("wikipedia"): look-ups by result, "ok", "error" (no
+//                                                     usable answer) or "missing" (no article, disambiguation)
+//   birdsong_enrichment_missing_total{source} counter Enrichment: events that went out without that part
+//                                                     (weather: none known yet; wikipedia: species events
+//                                                     whose facts are not known, or have no article)
 //   process_cpu_seconds_total, process_resident_memory_bytes, process_virtual_memory_bytes,
 //   process_start_time_seconds, process_open_fds       /proc/self (process_metrics.hpp)
 //
-// The outbox, sink and MQTT series exist only when a sink is configured.
+// The outbox, sink and MQTT series exist only when a sink is configured; the enrichment
+// series only for the parts that are on ([weather], [wikipedia]), the weather gauges once a
+// first observation has arrived.
 #pragma once
 
 #include <iosfwd>
@@ -49,6 +70,7 @@ namespace birdsong {
 
 struct PipelineStats;
 class Delivery;
+class Enrichment;
 
 class AgentMetrics {
  public:
@@ -61,6 +83,7 @@ class AgentMetrics {
   // The components read at scrape time; each must outlive this object.
   void watch(const PipelineStats& pipeline, double sample_rate_hz);
   void watch(const Delivery& delivery);
+  void watch(const Enrichment& enrichment);
   // An event has been detected (call from the pipeline, as an EventSink).
   void count(const Event& event);
 

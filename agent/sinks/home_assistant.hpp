@@ -2,6 +2,7 @@
 // Home Assistant discovery messages, and the state JSON the Home Assistant sensors read.
 //
 //   <prefix>/<station>/detection   each event (schema v1 JSON), QoS 1, not retained
+//   <prefix>/<station>/weather     each new weather observation (agent/enrichment/weather.hpp), retained
 //   <prefix>/<station>/status      "online" / "offline", retained; "offline" is the last will
 //   <prefix>/<station>/state       {"last_species": ..., "confidence": ..., "detections_today": ...,
 //                                   "audio_level_dbfs": ...}, retained

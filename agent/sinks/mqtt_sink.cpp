@@ -189,7 +189,9 @@ SendResult MqttSink::send(std::span<const OutboxRecord> batch) {
   std::vector<mqtt::delivery_token_ptr> tokens;
   tokens.reserve(batch.size());
   try {
-    for (const OutboxRecord& r : batch) tokens.push_back(client_->publish(topics_.for_kind(r.kind), r.payload, config_.qos, false));
+    // Weather is retained: a subscriber learns the latest observation at once.
+    for (const OutboxRecord& r : batch)
+      tokens.push_back(client_->publish(topics_.for_kind(r.kind), r.payload, config_.qos, r.kind == "weather"));
   } catch (const mqtt::exception& e) {
     return retry(std::string("publish: ") + e.what());
   }
