@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # libFuzzer over the agent's parsers of outside input (tests/fuzz/fuzz_*.cpp):
 #   tests/fuzz/run.sh [SECONDS] [HARNESS...]   each harness for SECONDS (default 20)
-# Harnesses: config annotations manifest profile_pack sound_file (default: all).
+# Harnesses: config annotations manifest profile_pack sound_file, and open_meteo wikipedia
+# when agent/enrichment is there (default: all).
 # Builds with clang++-14 -fsanitize=fuzzer,address,undefined in $FUZZ_BUILD_DIR (default
 # ./build-fuzz), starts from the seeds in tests/fuzz/corpus/<harness>/ (new inputs go to
 # the build directory, never into the repository) and fails when a harness finds a crash,
@@ -14,7 +15,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 seconds="${1:-20}"
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(config annotations manifest profile_pack sound_file)
+if [ ${#harnesses[@]} -eq 0 ]; then
+  harnesses=(config annotations manifest profile_pack sound_file)
+  [ -f "$here/agent/enrichment/weather.cpp" ] && harnesses+=(open_meteo wikipedia)
+fi
 build_dir="${FUZZ_BUILD_DIR:-$here/build-fuzz}"
 jobs="${JOBS:-2}"
 log() { printf 'fuzz: %s\n' "$*" >&2; }
