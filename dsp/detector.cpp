@@ -78,23 +78,25 @@ Detector& Detector::operator=(Detector&&) noexcept = default;
 void Detector::process(std::span<const float> samples, std::vector<Sound>& out,
                        std::vector<BirdLikenessInputs>* why) {
   State& s = *state_;
+  const int64_t frames_before = s.stft.frames_done();
   s.stft.process(samples, [&](int64_t frame, std::span<const float> power) {
     s.smoother.process(power.first(static_cast<std::size_t>(s.used)), s.smoothed);
-    const auto f = s.floor.floor();
-    std::copy(f.begin(), f.end(), s.floor_before.begin());
-    s.floor.process(s.smoothed, s.excess);
+    s.floor.process(s.smoothed, s.excess, s.floor_before);
     s.events.process(FrameView{frame, s.smoothed, s.floor_before, s.excess}, out, why);
-    // In-band level and floor, for metrics. The Hann window spreads a sine over 1.5
-    // bins' worth of power: dividing by 1.5 makes a full-scale sine read 0 dBFS.
-    double level = 0.0, noise = 0.0;
-    for (int b = s.events.lo_bin(); b <= s.events.hi_bin(); ++b) {
-      level += power[static_cast<std::size_t>(b)];
-      noise += s.floor_before[static_cast<std::size_t>(b)];
-    }
-    s.stats.frames = frame + 1;
-    s.stats.level_dbfs = power_to_db(static_cast<float>(level / 1.5));
-    s.stats.noise_floor_dbfs = power_to_db(static_cast<float>(noise / 1.5));
   });
+  if (s.stft.frames_done() == frames_before) return;
+  // In-band level and floor of the latest frame, for metrics: once per call, as only the
+  // latest is read. The Hann window spreads a sine over 1.5 bins' worth of power:
+  // dividing by 1.5 makes a full-scale sine read 0 dBFS.
+  const std::span<const float> power = s.stft.power();
+  double level = 0.0, noise = 0.0;
+  for (int b = s.events.lo_bin(); b <= s.events.hi_bin(); ++b) {
+    level += power[static_cast<std::size_t>(b)];
+    noise += s.floor_before[static_cast<std::size_t>(b)];
+  }
+  s.stats.frames = s.stft.frames_done();
+  s.stats.level_dbfs = power_to_db(static_cast<float>(level / 1.5));
+  s.stats.noise_floor_dbfs = power_to_db(static_cast<float>(noise / 1.5));
 }
 
 void Detector::flush(std::vector<Sound>& out, std::vector<BirdLikenessInputs>* why) {

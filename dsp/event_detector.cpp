@@ -40,7 +40,7 @@ void EventDetector::process(const FrameView& frame, std::vector<Sound>& out, std
   done_.clear();
   tracker_.process(frame, done_);
   for (const Syllable& s : done_) add(s);
-  close_groups(frame.index, false);
+  if (open_groups_ > 0) close_groups(frame.index, false);
 }
 
 void EventDetector::flush(std::vector<Sound>& out, std::vector<BirdLikenessInputs>* why) {
@@ -123,6 +123,7 @@ void EventDetector::add(const Syllable& s) {
   }
   if (into >= 0) {
     absorb(groups_[static_cast<std::size_t>(into)], mine);
+    count_open_groups();
     return;
   }
   for (int k = 0; k < kMaxGroups && into < 0; ++k)
@@ -136,6 +137,11 @@ void EventDetector::add(const Syllable& s) {
     emit(groups_[static_cast<std::size_t>(into)]);
   }
   groups_[static_cast<std::size_t>(into)] = mine;
+  count_open_groups();
+}
+
+void EventDetector::count_open_groups() {
+  open_groups_ = static_cast<int>(std::count_if(groups_.begin(), groups_.end(), [](const Group& g) { return g.open; }));
 }
 
 void EventDetector::close_groups(int64_t now, bool all) {
@@ -167,6 +173,7 @@ void EventDetector::close_groups(int64_t now, bool all) {
     emit(g);
     g.open = false;
   }
+  open_groups_ -= n;
 }
 
 void EventDetector::emit(const Group& g) const {

@@ -64,6 +64,7 @@ class EventDetector {
   static void absorb(Group& g, const Group& other);
   void add(const Syllable& s);
   void close_groups(int64_t now, bool all);
+  void count_open_groups();
   void emit(const Group& g) const;
 
   DetectorConfig config_;
@@ -76,6 +77,7 @@ class EventDetector {
   SyllableTracker tracker_;
   std::vector<Syllable> done_;  // syllables finished in the current frame
   std::vector<Group> groups_;
+  int open_groups_ = 0;  // groups_ with open set: in most frames none, and nothing to close
   // Where emit() reports, set for the duration of process() and flush().
   std::vector<Sound>* out_ = nullptr;
   std::vector<BirdLikenessInputs>* why_ = nullptr;

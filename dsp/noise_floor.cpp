@@ -16,13 +16,23 @@ SpectrumSmoother::SpectrumSmoother(int bins) {
 
 void SpectrumSmoother::process(std::span<const float> power, std::span<float> smoothed) {
   const std::size_t n = previous_.size();
-  for (std::size_t b = 0; b < n; ++b) {
-    // Mirrored at the edges: DC and Nyquist have one neighbour.
-    const float left = power[b == 0 ? 1 : b - 1];
-    const float right = power[b + 1 == n ? n - 2 : b + 1];
-    const float now = 0.25f * (left + right) + 0.5f * power[b];
-    smoothed[b] = primed_ ? 0.5f * (now + previous_[b]) : now;
-    previous_[b] = now;
+  const float* __restrict p = power.data();
+  float* __restrict out = smoothed.data();
+  float* __restrict prev = previous_.data();
+  // Frequency first, into `out`; mirrored at the edges: DC and Nyquist have one
+  // neighbour. The inner loop has no branch, so the compiler can vectorise it.
+  out[0] = 0.25f * (p[1] + p[1]) + 0.5f * p[0];
+  for (std::size_t b = 1; b + 1 < n; ++b) out[b] = 0.25f * (p[b - 1] + p[b + 1]) + 0.5f * p[b];
+  out[n - 1] = 0.25f * (p[n - 2] + p[n - 2]) + 0.5f * p[n - 1];
+  // Then time: the mean with the previous frame's frequency-smoothed values.
+  if (primed_) {
+    for (std::size_t b = 0; b < n; ++b) {
+      const float now = out[b];
+      out[b] = 0.5f * (now + prev[b]);
+      prev[b] = now;
+    }
+  } else {
+    std::copy_n(out, n, prev);
   }
   primed_ = true;
 }
@@ -43,6 +53,11 @@ NoiseFloor::NoiseFloor(int bins, double frame_rate_hz, double adapt_s) {
 }
 
 void NoiseFloor::process(std::span<const float> power, std::span<float> excess_ratio) {
+  process(power, excess_ratio, {});
+}
+
+void NoiseFloor::process(std::span<const float> power, std::span<float> excess_ratio, std::span<float> floor_before) {
+  float* before = floor_before.empty() ? nullptr : floor_before.data();
   const bool priming = frames_ < kPrimeFrames;
   ++frames_;
   const std::size_t n = floor_.size();
@@ -50,6 +65,7 @@ void NoiseFloor::process(std::span<const float> power, std::span<float> excess_r
   uint16_t* run = up_run_.data();
   for (std::size_t b = 0; b < n; ++b) {
     float f = floor[b];
+    if (before != nullptr) before[b] = f;
     const float p = power[b];
     // A bin still at the minimum has seen only silence: it takes its first real power
     // as the floor instead of climbing to it.

@@ -51,6 +51,8 @@ class NoiseFloor {
   // the floor as it stood before this frame (so a sound does not mask its own onset),
   // then updates the floor.
   void process(std::span<const float> power, std::span<float> excess_ratio);
+  // The same, and writes the floor as it stood before this frame to floor_before.
+  void process(std::span<const float> power, std::span<float> excess_ratio, std::span<float> floor_before);
 
   // Linear power of the floor per bin.
   std::span<const float> floor() const { return floor_; }

@@ -60,6 +60,9 @@ class Stft {
     return (static_cast<double>(frame_index) * hop_samples_ + fft_size_ / 2.0) / sample_rate_hz_;
   }
   int64_t frames_done() const { return frames_done_; }
+  // The power spectrum of the latest frame (the one last passed to on_frame), until the
+  // next frame replaces it.
+  std::span<const float> power() const { return power_; }
 
  private:
   void transform();

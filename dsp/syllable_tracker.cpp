@@ -136,6 +136,7 @@ void SyllableTracker::attach_runs(const FrameView& frame) {
       if (t.open) continue;
       t = Track{};
       t.open = true;
+      ++open_tracks_;
       t.start_frame = now;
       t.s.lo_bin = r.core_lo;
       t.s.hi_bin = r.core_hi;
@@ -201,19 +202,23 @@ void SyllableTracker::attach_runs(const FrameView& frame) {
 
 void SyllableTracker::process(const FrameView& frame, std::vector<Syllable>& done) {
   find_runs(frame);
-  attach_runs(frame);
+  // Most frames hold no run and no open syllable: then there is nothing to attach or end.
+  if (run_count_ > 0) attach_runs(frame);
+  if (open_tracks_ == 0) return;
   for (Track& t : tracks_)
     if (t.open && (frame.index - t.last_frame > track_gap_frames_ || frame.index - t.start_frame >= max_frames_))
       finish(t, done);
 }
 
 void SyllableTracker::flush(std::vector<Syllable>& done) {
+  if (open_tracks_ == 0) return;
   for (Track& t : tracks_)
     if (t.open) finish(t, done);
 }
 
-void SyllableTracker::finish(Track& t, std::vector<Syllable>& done) const {
+void SyllableTracker::finish(Track& t, std::vector<Syllable>& done) {
   t.open = false;
+  --open_tracks_;
   if (t.frames < min_track_frames_ || t.s.peak_excess < seed_ratio_) return;
   t.s.start_frame = t.start_frame;
   t.s.end_frame = t.last_frame;

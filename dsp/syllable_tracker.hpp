@@ -101,7 +101,7 @@ class SyllableTracker {
   void add_run(const FrameView& frame, int lo, int hi);
   void find_runs(const FrameView& frame);
   void attach_runs(const FrameView& frame);
-  void finish(Track& t, std::vector<Syllable>& done) const;
+  void finish(Track& t, std::vector<Syllable>& done);
 
   int lo_bin_ = 0, hi_bin_ = 0;  // band searched, inclusive
   int below_lo_bin_ = 1;         // the octave below the band: below_lo_bin_ .. lo_bin_ - 1
@@ -115,6 +115,7 @@ class SyllableTracker {
   std::vector<Run> runs_;
   int run_count_ = 0;
   std::vector<Track> tracks_;
+  int open_tracks_ = 0;  // tracks_ with open set: most frames of a recording have none
 };
 
 }  // namespace birdsong::dsp
