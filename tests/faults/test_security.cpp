@@ -43,7 +43,7 @@ class ScopedEnv {
 
 }  // namespace
 
-TEST_CASE("security: secrets stay out of argv, environment, logs, metrics and files; the outbox is private") {
+TEST_CASE("security: secrets stay out of argv, environment, logs, metrics and files, and the outbox is private") {
   TempDir dir;
   Mosquitto broker(dir / "");
   LokiTestServer loki;
