@@ -30,7 +30,9 @@ double round_to(double v, int decimals) {
 std::chrono::system_clock::time_point parse_time(const json& v, int64_t offset_s, const std::string& field) {
   if (v.is_number()) {
     const double unix_s = v.get<double>();
-    if (!(unix_s >= 0.0 && unix_s < 1e11)) throw EnrichmentError("open-meteo: " + field + ": not a plausible Unix time");
+    // Up to 2100: system_clock counts nanoseconds in 64 bits, which end in 2262.
+    if (!(unix_s >= 0.0 && unix_s < 4102444800.0))
+      throw EnrichmentError("open-meteo: " + field + ": not a plausible Unix time");
     return std::chrono::system_clock::from_time_t(static_cast<std::time_t>(unix_s));
   }
   if (!v.is_string()) throw EnrichmentError("open-meteo: " + field + ": expected a time");
@@ -40,7 +42,8 @@ std::chrono::system_clock::time_point parse_time(const json& v, int64_t offset_s
   char extra = 0;
   const int n = std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
                             &tm.tm_min, &sec, &extra);
-  if ((n != 5 && n != 6) || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+  if ((n != 5 && n != 6) || tm.tm_year < 1970 || tm.tm_year > 2100 || tm.tm_mon < 1 || tm.tm_mon > 12 ||
+      tm.tm_mday < 1 || tm.tm_mday > 31 ||
       tm.tm_hour > 23 || tm.tm_min > 59 || sec < 0 || sec > 60)
     throw EnrichmentError("open-meteo: " + field + " = \"" + s + "\": expected YYYY-MM-DDTHH:MM");
   tm.tm_year -= 1900;
@@ -76,7 +79,7 @@ WeatherObservation parse_open_meteo(std::string_view text) {
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error&) {
+  } catch (const json::exception&) {  // parse_error, and out_of_range for a number like 1e999
     throw EnrichmentError("open-meteo: the answer is not JSON");
   }
   if (!j.is_object()) throw EnrichmentError("open-meteo: the answer is not a JSON object");

@@ -51,7 +51,7 @@ SummaryAnswer parse_wikipedia_summary(long http_status, std::string_view body, c
   json j;
   try {
     j = json::parse(body);
-  } catch (const json::parse_error&) {
+  } catch (const json::exception&) {  // parse_error, and out_of_range for a number like 1e999
     throw EnrichmentError("wikipedia: the answer is not JSON");
   }
   if (!j.is_object()) throw EnrichmentError("wikipedia: the answer is not a JSON object");
