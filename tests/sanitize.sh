@@ -5,7 +5,10 @@
 #                            (and golden). Any UB aborts (-fno-sanitize-recover=undefined).
 #   tests/sanitize.sh tsan   ThreadSanitizer: the unit tests of the threaded parts (ring
 #                            buffer, outbox, sink runner, Loki delivery, metrics server).
-#   tests/sanitize.sh all    both (the default).
+#   tests/sanitize.sh quick  ASan + UBSan on the threaded parts' tests and on the agent
+#                            program through the fault suite (ctest -L "threaded|faults"):
+#                            a shorter build than asan, for a busy CI machine.
+#   tests/sanitize.sh all    asan and tsan (the default).
 # Environment: ASAN_BUILD_DIR (default ./build-asan), TSAN_BUILD_DIR (./build-tsan),
 # JOBS (default 2), LABELS (asan: default "unit|integration|golden").
 set -euo pipefail
@@ -41,21 +44,30 @@ run_asan() {
   (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 900 -L "${LABELS:-unit|integration|golden}")
 }
 
+run_quick() {
+  local dir="${ASAN_BUILD_DIR:-$here/build-asan}"
+  log "AddressSanitizer + UndefinedBehaviorSanitizer (quick) in $dir"
+  configure "$dir" "address,undefined"
+  cmake --build "$dir" -j "$jobs" --target birdsong-agent birdsong_fault_tests birdsong_threaded_tests >&2
+  (cd "$dir" && ctest --output-on-failure --timeout 900 -L "threaded|faults")
+}
+
 # The threaded parts (capture ring, outbox, sink runner, Loki delivery, metrics server):
-# their unit tests as one program, tests/sanitize/CMakeLists.txt, label `tsan`.
+# their unit tests as one program, tests/sanitize/CMakeLists.txt, label `threaded`.
 run_tsan() {
   local dir="${TSAN_BUILD_DIR:-$here/build-tsan}"
   log "ThreadSanitizer in $dir"
   configure "$dir" "thread"
   cmake --build "$dir" -j "$jobs" --target birdsong_threaded_tests >&2
-  (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 900 -L tsan)
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 900 -L threaded)
 }
 
 start=$(date +%s)
 case "$what" in
   asan) run_asan ;;
   tsan) run_tsan ;;
+  quick) run_quick ;;
   all) run_asan; run_tsan ;;
-  *) sed -n '2,11p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,14p' "$0" >&2; exit 2 ;;
 esac
 log "done in $(( $(date +%s) - start )) s"
