@@ -16,6 +16,8 @@ void validate(const SpeciesFeatureSetup& s) {
     throw std::invalid_argument("background_quantile: " + std::to_string(s.background_quantile) + ": expected 0..1");
   if (!(s.bout_gap_s >= 0.0 && s.bout_gap_s <= 60.0))
     throw std::invalid_argument("bout_gap_s: " + std::to_string(s.bout_gap_s) + ": expected 0..60 seconds");
+  if (!(s.context_s >= 0.0 && s.context_s < s.history_s))
+    throw std::invalid_argument("context_s: " + std::to_string(s.context_s) + ": expected 0 seconds up to history_s");
 }
 
 namespace {
@@ -128,7 +130,7 @@ SpeciesClassifier::SpeciesClassifier(double sample_rate_hz, const SpeciesFeature
 
 SpeciesScores SpeciesClassifier::classify(const Sound& sound) {
   SpeciesScores out;
-  const FeaturePool& bout = bout_.add(sound.start_s, sound.end_s, features_.pool(sound.start_s, sound.end_s));
+  const FeaturePool& bout = bout_.add(sound.start_s, sound.end_s, features_.sound_pool(sound.start_s, sound.end_s));
   if (bout.active_frames() == 0) return out;
   out.probabilities.resize(static_cast<std::size_t>(model_.classes()));
   model_.predict(bout.vector(), out.probabilities);

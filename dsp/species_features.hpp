@@ -22,8 +22,9 @@
 namespace birdsong::dsp {
 
 // Changes whenever the meaning of any feature changes: a profile pack learned with
-// another version cannot be used.
-inline constexpr int kSpeciesFeatureVersion = 1;
+// another version cannot be used. Version 2: a sound is pooled with the context_s of
+// audio before it (dsp/species_classifier.hpp).
+inline constexpr int kSpeciesFeatureVersion = 2;
 
 struct SpeciesFeatureConfig {
   double min_excess_db = 6.0;       // a frame this far over the background may be active

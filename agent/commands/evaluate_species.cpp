@@ -37,8 +37,6 @@ int evaluate_species(const SpeciesEvaluateOptions& o, std::ostream& out, std::os
     }
     learn.features = pack.features;
   }
-  if (const char* g = std::getenv("RESEARCH_BOUT_GAP")) learn.features.bout_gap_s = std::atof(g);  // RESEARCH-TMP
-  if (const char* g = std::getenv("RESEARCH_DR")) learn.features.features.dynamic_range_db = std::atof(g);  // RESEARCH-TMP
   std::vector<std::string> failed;
   const int step = std::max<int>(1, static_cast<int>(entries.size()) / 10);
   const auto recordings = extract_all(entries, o.config.detector, learn.features,

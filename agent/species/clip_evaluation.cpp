@@ -27,6 +27,7 @@ ClipResult score_clip(const ProfilePack& pack, const SpeciesPolicy& policy, cons
     const int s = choose_species(pack, policy, p, confidence);
     if (s < 0) continue;
     ++c.species_events;
+    c.species_event_confidence.emplace_back(confidence, pack.classes[static_cast<std::size_t>(s)].label == r.label);
     if (confidence > c.confidence) {
       c.confidence = confidence;
       c.predicted = pack.classes[static_cast<std::size_t>(s)].label;
@@ -97,6 +98,11 @@ ClipReport summarize(const std::vector<ClipResult>& results, const std::string& 
     const std::string as = c.truth == kNoneLabel && c.predicted == kUnidentified ? std::string(kNoneLabel) : c.predicted;
     if (score.count(as)) ++score[as].predicted;
     ++r.confusion[row[c.truth]][col[as]];
+    for (const auto& [confidence, right] : c.species_event_confidence) {
+      const auto bin = static_cast<std::size_t>(std::clamp(static_cast<int>(confidence * 10.0f), 0, 9));
+      ++r.calibration_events[bin];
+      r.calibration_right[bin] += right;
+    }
     if (c.truth == kNoneLabel) {
       r.none_minutes += c.audio_s / 60.0;
       r.none_species_events += c.species_events;
@@ -125,6 +131,14 @@ void print_report(const ClipReport& r, std::ostream& out) {
                   r.none_species_events, r.none_minutes, r.none_species_events / r.none_minutes);
     out << line;
   }
+  out << "\ncalibration (species events by confidence, share naming the recording's label):\n";
+  for (std::size_t k = 0; k < r.calibration_events.size(); ++k)
+    if (r.calibration_events[k] > 0) {
+      std::snprintf(line, sizeof line, "  %.1f-%.1f: %5d events, %.2f right\n", 0.1 * static_cast<double>(k),
+                    0.1 * static_cast<double>(k + 1), r.calibration_events[k],
+                    static_cast<double>(r.calibration_right[k]) / r.calibration_events[k]);
+      out << line;
+    }
   out << "\nper label:\n";
   std::snprintf(line, sizeof line, "  %-32s %7s %9s %7s %6s\n", "label", "clips", "precision", "recall", "F1");
   out << line;
@@ -173,6 +187,11 @@ nlohmann::json to_json(const ClipReport& r, const std::vector<ClipResult>& resul
     labels.push_back({{"label", s.label}, {"clips", s.support}, {"predicted", s.predicted}, {"correct", s.correct},
                       {"precision", s.precision}, {"recall", s.recall}, {"f1", s.f1}});
   j["labels"] = labels;
+  nlohmann::json calibration = nlohmann::json::array();
+  for (std::size_t k = 0; k < r.calibration_events.size(); ++k)
+    calibration.push_back({{"from", 0.1 * static_cast<double>(k)}, {"to", 0.1 * static_cast<double>(k + 1)},
+                           {"events", r.calibration_events[k]}, {"right", r.calibration_right[k]}});
+  j["calibration"] = calibration;
   j["confusion"] = {{"columns", r.columns}, {"rows", nlohmann::json::array()}, {"counts", r.confusion}};
   for (const auto& s : r.labels) j["confusion"]["rows"].push_back(s.label);
   nlohmann::json clips = nlohmann::json::array();

@@ -30,6 +30,9 @@ struct ClipResult {
   int events = 0;
   double audio_s = 0.0;
   int fold = -1;              // cross-validation fold, -1 without
+  // Each species event's confidence and whether its species is the recording's label
+  // (a bird of another species in the background counts as wrong: a conservative check).
+  std::vector<std::pair<float, bool>> species_event_confidence;
 };
 
 ClipResult score_clip(const ProfilePack& pack, const SpeciesPolicy& policy, const RecordingSounds& recording);
@@ -57,6 +60,9 @@ struct ClipReport {
   double none_minutes = 0.0;                   // audio of `none` recordings
   int none_species_events = 0;
   std::string split;                           // how the clips were scored
+  // Calibration: species events in confidence bins [0.1 k, 0.1 (k + 1)), and how many
+  // of them name the recording's label (of events given 0.9, about nine in ten should).
+  std::vector<int> calibration_events = std::vector<int>(10, 0), calibration_right = std::vector<int>(10, 0);
 };
 
 ClipReport summarize(const std::vector<ClipResult>& results, const std::string& split);

@@ -33,7 +33,7 @@ RecordingSounds extract_sounds(const ManifestEntry& entry, const dsp::DetectorCo
     for (const dsp::Sound& s : sounds) {
       if (s.end_s < from_s || s.start_s > to_s) continue;
       r.sounds.push_back(s);
-      r.pools.push_back(history.pool(s.start_s, s.end_s));
+      r.pools.push_back(history.sound_pool(s.start_s, s.end_s));
     }
     sounds.clear();
   };

@@ -54,7 +54,8 @@ std::string serialize_profile_pack(const ProfilePack& p) {
                    {"max_pitch_hz", f.features.max_pitch_hz},
                    {"history_s", f.history_s},
                    {"background_quantile", f.background_quantile},
-                   {"bout_gap_s", f.bout_gap_s}};
+                   {"bout_gap_s", f.bout_gap_s},
+                   {"context_s", f.context_s}};
   j["min_sample_rate_hz"] = p.min_sample_rate_hz();
   json classes = json::array();
   for (const auto& c : p.classes)
@@ -134,6 +135,7 @@ ProfilePack parse_profile_pack(const std::string& bytes, const std::string& orig
     s.history_s = f.at("history_s");
     s.background_quantile = f.at("background_quantile");
     s.bout_gap_s = f.at("bout_gap_s");
+    s.context_s = f.at("context_s");
     dsp::validate(s);
     for (const auto& c : j.at("classes")) {
       SpeciesClass k;

@@ -58,10 +58,11 @@ TEST_CASE("profile pack: a damaged pack, another format or feature version is re
                        doctest::Contains("x.wav: not a birdsong profile pack"), ProfilePackError);
   // A payload with a correct checksum but another feature version.
   std::string payload = bytes.substr(bytes.find('\n') + 1);
-  payload.replace(payload.find("\"feature_version\": 1"), 20, "\"feature_version\": 9");
+  const std::string version = "\"feature_version\": " + std::to_string(dsp::kSpeciesFeatureVersion);
+  payload.replace(payload.find(version), version.size(), "\"feature_version\": 99");
   char head[64];
   std::snprintf(head, sizeof head, "birdsong-profiles 1 crc32=%08x\n", crc32(payload));
   CHECK_THROWS_WITH_AS(parse_profile_pack(head + payload, "p.pack"),
-                       doctest::Contains("p.pack: profiles use feature version 9"), ProfilePackError);
+                       doctest::Contains("p.pack: profiles use feature version 99"), ProfilePackError);
   CHECK(crc32("123456789") == 0xCBF43926u);  // the IEEE check value
 }
