@@ -8,12 +8,12 @@ namespace birdsong {
 
 std::unique_ptr<Enrichment> Enrichment::from_config(const Config& config, WeatherPoller::Listener on_weather,
                                                     EnrichmentOptions options) {
-  if (!config.weather.enabled && !wants_species_facts(config)) return nullptr;
+  if (!wants_weather(config) && !wants_species_facts(config)) return nullptr;
   return std::make_unique<Enrichment>(config, std::move(on_weather), std::move(options));
 }
 
 Enrichment::Enrichment(const Config& config, WeatherPoller::Listener on_weather, EnrichmentOptions options) {
-  if (config.weather.enabled)
+  if (wants_weather(config))
     weather_ = std::make_unique<WeatherPoller>(config.weather, config.station, std::move(on_weather),
                                                options.weather_interval);
   if (wants_species_facts(config))
@@ -42,6 +42,11 @@ void Enrichment::enrich(Event& event) {
     event.wikipedia = wikipedia_->lookup(*event.species);
     if (!event.wikipedia) wikipedia_missing_.fetch_add(1, std::memory_order_relaxed);
   }
+}
+
+bool wants_weather(const Config& config) {
+  // As the config parser decides: weather needs a place to look it up for.
+  return config.weather.enabled && config.station.latitude && config.station.longitude;
 }
 
 bool wants_species_facts(const Config& config) {

@@ -58,6 +58,9 @@ class Enrichment {
   std::atomic<uint64_t> wikipedia_missing_{0};
 };
 
+// [weather] is on and [station] latitude and longitude say where.
+bool wants_weather(const Config& config);
+
 // [wikipedia] is on and [species] profiles can name species.
 bool wants_species_facts(const Config& config);
 
