@@ -141,7 +141,10 @@ int run_agent(const RunOptions& options, const std::atomic<bool>& stop, std::ost
   });
   if (delivery)
     pipeline->add_progress_listener(
-        [d = delivery.get()](const PipelineStats& s) { d->set_audio_level_dbfs(s.level_dbfs.load()); });
+        [d = delivery.get()](const PipelineStats& s) {
+          d->set_audio_level_dbfs(s.level_dbfs.load());
+          d->retry_held();  // events held while the outbox could not be written
+        });
 
   err << "run: " << source->description() << '\n';
   try {

@@ -1,6 +1,7 @@
 #include "agent/delivery/delivery.hpp"
 
 #include <iostream>
+#include <thread>
 
 #include "agent/sinks/loki_sink.hpp"
 #ifdef BIRDSONG_WITH_MQTT
@@ -62,20 +63,62 @@ void Delivery::start() {
 bool Delivery::publish(const Event& event) { return publish(to_outbox_record(event)); }
 
 bool Delivery::publish(const OutboxRecord& record) {
-  try {
-    outbox_->append(record);
-    if (failing_.exchange(false)) std::cerr << "outbox: writing again\n";
-    return true;
-  } catch (const std::exception& e) {
-    ++append_errors_;
-    if (!failing_.exchange(true))
-      std::cerr << (std::string(e.what()) + "; events are printed but not delivered until it works\n");
-    return false;
+  std::lock_guard lock(hold_mutex_);
+  if (flush_held_locked()) {
+    try {
+      outbox_->append(record);
+      return true;
+    } catch (const std::exception& e) {
+      ++append_errors_;
+      if (!failing_.exchange(true))
+        std::cerr << (std::string(e.what()) + "; events wait in memory until it can be written\n");
+    }
+  } else {
+    ++append_errors_;  // held behind older records that cannot be written either
   }
+  held_bytes_ += record.payload.size();
+  held_.push_back(record);
+  while (held_bytes_ > kHoldBytes && held_.size() > 1) {
+    held_bytes_ -= held_.front().payload.size();
+    held_.pop_front();
+    if (hold_dropped_.fetch_add(1) == 0)
+      std::cerr << "outbox: memory for held events is full (" << kHoldBytes / 1024
+                << " KiB); dropping the oldest, counted in birdsong_outbox_hold_dropped_total\n";
+  }
+  held_count_.store(held_.size());
+  return false;
+}
+
+bool Delivery::flush_held_locked() {
+  while (!held_.empty()) {
+    try {
+      outbox_->append(held_.front());
+    } catch (const std::exception&) {
+      return false;
+    }
+    held_bytes_ -= held_.front().payload.size();
+    held_.pop_front();
+    held_count_.store(held_.size());
+  }
+  if (failing_.exchange(false)) std::cerr << "outbox: writing again\n";
+  return true;
+}
+
+void Delivery::retry_held() {
+  if (held_count_.load() == 0) return;
+  std::lock_guard lock(hold_mutex_);
+  flush_held_locked();
 }
 
 bool Delivery::drain(std::chrono::milliseconds timeout) {
-  return outbox_->wait_delivered(outbox_->last_seq(), std::chrono::steady_clock::now() + timeout);
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  // Held events first: they are older than anything published after them.
+  while (held_count_.load() > 0 && std::chrono::steady_clock::now() < until) {
+    retry_held();
+    if (held_count_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  if (held_count_.load() > 0) return false;
+  return outbox_->wait_delivered(outbox_->last_seq(), until);
 }
 
 void Delivery::stop() {

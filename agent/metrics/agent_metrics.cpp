@@ -57,8 +57,14 @@ void AgentMetrics::watch(const Delivery& d) {
     s.gauge("birdsong_outbox_bytes", "Size of the records stored in the outbox.", static_cast<double>(o.bytes));
     s.counter("birdsong_outbox_dropped_total", "Records removed by an outbox bound before every sink had them.",
               as_double(o.dropped));
-    s.counter("birdsong_outbox_append_errors_total", "Events that could not be stored in the outbox.",
+    s.counter("birdsong_outbox_append_errors_total",
+              "Events the outbox could not store when they came (they wait in memory and are retried).",
               as_double(d.append_errors()));
+    s.gauge("birdsong_outbox_held_events", "Events waiting in memory because the outbox cannot be written.",
+            static_cast<double>(d.held()));
+    s.counter("birdsong_outbox_hold_dropped_total",
+              "Held events dropped because the outbox stayed unwritable and their memory was full.",
+              as_double(d.hold_dropped()));
     for (const SinkStats& k : d.sink_stats()) {
       const metrics::Labels sink = {{"sink", k.sink}};
       s.gauge("birdsong_outbox_pending_records", "Records a sink has not received yet.",

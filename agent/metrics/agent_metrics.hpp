@@ -20,7 +20,9 @@
 //   birdsong_outbox_pending_records{sink}    gauge    Outbox: records this sink does not have yet
 //   birdsong_outbox_oldest_age_seconds{sink} gauge    Outbox: how long the oldest of them has waited
 //   birdsong_outbox_dropped_total            counter  Outbox: records removed by a bound before delivery
-//   birdsong_outbox_append_errors_total      counter  Delivery: events that could not be stored
+//   birdsong_outbox_append_errors_total      counter  Delivery: events the outbox could not store at once
+//   birdsong_outbox_held_events              gauge    Delivery: those waiting in memory to be stored
+//   birdsong_outbox_hold_dropped_total       counter  Delivery: held events dropped (memory full)
 //   birdsong_sink_sent_total{sink}           counter  SinkRunner: records delivered
 //   birdsong_sink_failed_total{sink}         counter  SinkRunner: attempts that failed (to be retried)
 //   birdsong_sink_retried_total{sink}        counter  SinkRunner: attempts repeating a failed one
