@@ -630,12 +630,9 @@ TEST_CASE("grafana: every Prometheus query of the dashboards runs against a repl
   const std::string weather_section = "[weather]\nenabled = true\nbase_url = \"" + web.weather_url() + "\"\n";
   const std::string wikipedia_section = "[wikipedia]\nenabled = true\nbase_url = \"" + web.wikipedia_url() +
                                         "\"\ncache_path = \"" + (dir / "wikipedia.db") + "\"\n";
-  const bool with_weather = agent_accepts(dir, weather_section);
-  if (!with_weather)
-    MESSAGE("this agent has no [weather] (", read_file(dir / "check.out"),
-            "): the weather and enrichment queries are run but not required to return data");
-  const bool with_wikipedia = agent_accepts(dir, wikipedia_section);
-  if (!with_wikipedia) MESSAGE("this agent has no [wikipedia]: the Wikipedia fields of the Loki queries are not checked");
+  // Enrichment is part of the agent: the weather and Wikipedia panels must have data.
+  REQUIRE_MESSAGE(agent_accepts(dir, weather_section), "the agent refused [weather]: ", read_file(dir / "check.out"));
+  REQUIRE_MESSAGE(agent_accepts(dir, wikipedia_section), "the agent refused [wikipedia]: ", read_file(dir / "check.out"));
 
   // The agent, its metrics on a port chosen here so that Prometheus can be scraping it
   // before the replay starts: increase() needs a sample from before the first detection.
@@ -644,13 +641,12 @@ TEST_CASE("grafana: every Prometheus query of the dashboards runs against a repl
   {
     std::ofstream c(config);
     c << "[station]\nid = \"garden\"\n";
-    if (with_weather) c << "latitude = 51.48\nlongitude = 0.0\n";
+    c << "latitude = 51.48\nlongitude = 0.0\n";
     c << "[species]\nprofiles = \"" << BIRDSONG_SOURCE_DIR << "/profiles/demo.pack\"\n"
       << "[metrics]\nlisten = \"127.0.0.1:" << agent_port << "\"\n"
       << "[loki]\nurl = \"" << loki.url() << "\"\nbatch_wait_s = 0.1\n"
       << "[outbox]\npath = \"" << (dir / "outbox.db") << "\"\n";
-    if (with_weather) c << weather_section;
-    if (with_wikipedia) c << wikipedia_section;
+    c << weather_section << wikipedia_section;
   }
 #ifdef BIRDSONG_WITH_MQTT
   std::filesystem::create_directories(dir / "mosquitto");
@@ -729,7 +725,6 @@ TEST_CASE("grafana: every Prometheus query of the dashboards runs against a repl
     for (const Query& q : queries_of(d)) {
       if (q.datasource_type != "loki") continue;
       for (const std::string& field : event_fields_read(q.expr)) {
-        if (field.rfind("wikipedia", 0) == 0 && !with_wikipedia) continue;
         const bool found = std::any_of(pushed.begin(), pushed.end(), [&](const json& e) {
           const json v = at_path(e, field);
           return !v.is_null();
@@ -744,8 +739,7 @@ TEST_CASE("grafana: every Prometheus query of the dashboards runs against a repl
                          r["data"]["result"][0]["value"][1] == std::to_string(events.size());
                 }, 20s),
                 "Prometheus never saw all ", events.size(), " detections");
-  if (with_weather)
-    CHECK_MESSAGE(eventually([&] {
+  CHECK_MESSAGE(eventually([&] {
                     return !instant_query(prometheus_port, "birdsong_weather_temperature_celsius", now_s())["data"]["result"].empty();
                   }, 30s),
                   "no weather observation reached Prometheus; the enrichment server had ", web.requests(), " requests");
@@ -758,8 +752,6 @@ TEST_CASE("grafana: every Prometheus query of the dashboards runs against a repl
   std::set<std::string> exposed_labels = {"job", "instance"};  // Prometheus adds them to every series
   for (const auto& [metric, labels] : exposition) exposed_labels.insert(labels.begin(), labels.end());
   auto optional_metric = [&](const std::string& metric) {
-    if (!with_weather && (metric.rfind("birdsong_weather_", 0) == 0 || metric.rfind("birdsong_enrichment_", 0) == 0))
-      return true;
 #ifndef BIRDSONG_WITH_MQTT
     if (metric == "birdsong_mqtt_connected") return true;
 #endif
@@ -845,10 +837,7 @@ TEST_CASE("grafana: every Prometheus query of the dashboards runs against a repl
   for (const auto& [file, titles] : kCorePanels)
     for (const std::string& title : titles) CHECK_MESSAGE(panels_with_data[file].count(title) == 1, file, ": no data in ", title);
   for (const auto& [file, titles] : kWeatherPanels)
-    for (const std::string& title : titles) {
-      if (with_weather) CHECK_MESSAGE(panels_with_data[file].count(title) == 1, file, ": no data in ", title);
-      else if (panels_with_data[file].count(title) == 0) MESSAGE(file, ": no data in ", title, " (no weather in this agent)");
-    }
+    for (const std::string& title : titles) CHECK_MESSAGE(panels_with_data[file].count(title) == 1, file, ": no data in ", title);
   MESSAGE(ran, " Prometheus queries ran, ", with_data, " returned data; ", events.size(), " events, ",
           species_heard.size(), " species");
   CHECK(ran >= 40);
