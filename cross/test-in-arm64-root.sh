@@ -10,7 +10,8 @@
 #
 #   cross/test-in-arm64-root.sh [DEB]      (default: build-arm64/birdsong-agent_*_arm64.deb)
 #
-# Needs root (chroot, mounts) and the Debian packages mmdebstrap and qemu-user-static.
+# Needs root (chroot, mounts); installs the Debian packages mmdebstrap, arch-test and
+# qemu-user-static when they are missing.
 # Environment: ROOT_CACHE (default /var/tmp/birdsong-bookworm-arm64.tar): the bare root is
 # kept there and reused while it is younger than a day (ROOT_CACHE= to always rebuild);
 # WORK_DIR (default: a fresh directory under /var/tmp, removed at the end).
@@ -26,9 +27,17 @@ deb="$(cd "$(dirname "$deb")" && pwd)/$(basename "$deb")"
 recording="$here/tests/fixtures/garden-demo.flac"
 cache="${ROOT_CACHE-/var/tmp/birdsong-bookworm-arm64.tar}"
 [ "$(id -u)" -eq 0 ] || fail "run as root (chroot and mounts)"
-for tool in mmdebstrap chroot; do
-  command -v "$tool" >/dev/null || fail "$tool not found (apt-get install mmdebstrap qemu-user-static)"
+# mmdebstrap needs arch-test to check that the foreign architecture can run here.
+missing=()
+for p in mmdebstrap arch-test qemu-user-static; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 \
+    "${missing[@]}" >&2
+fi
 [ -e /usr/lib/binfmt.d/qemu-aarch64.conf ] || fail "qemu-user-static is not installed"
 
 # arm64 programs in the root run through qemu: the kernel hands them to it once the

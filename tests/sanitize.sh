@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The test suite under sanitizers (BIRDSONG_SANITIZE, see CMakeLists.txt):
-#   tests/sanitize.sh asan   AddressSanitizer + UndefinedBehaviorSanitizer: every test
-#                            executable built instrumented; ctest -L unit and -L integration
-#                            (and golden). Any UB aborts (-fno-sanitize-recover=undefined).
+#   tests/sanitize.sh asan   AddressSanitizer + UndefinedBehaviorSanitizer: the program and
+#                            every test program built instrumented; the whole suite (ctest
+#                            -L unit, integration, golden, faults) but the packaging checks,
+#                            which package a release build. Any UB aborts
+#                            (-fno-sanitize-recover=undefined).
 #   tests/sanitize.sh tsan   ThreadSanitizer: the unit tests of the threaded parts (ring
 #                            buffer, outbox, sink runner, Loki delivery, metrics server).
 #   tests/sanitize.sh quick  ASan + UBSan on the threaded parts' tests and on the agent
@@ -10,7 +12,7 @@
 #                            a shorter build than asan, for a busy CI machine.
 #   tests/sanitize.sh all    asan and tsan (the default).
 # Environment: ASAN_BUILD_DIR (default ./build-asan), TSAN_BUILD_DIR (./build-tsan),
-# JOBS (default 2), LABELS (asan: default "unit|integration|golden").
+# JOBS (default 2), LABELS (asan: default "unit|integration|golden|faults").
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,11 +39,15 @@ run_asan() {
   local dir="${ASAN_BUILD_DIR:-$here/build-asan}"
   log "AddressSanitizer + UndefinedBehaviorSanitizer in $dir"
   configure "$dir" "address,undefined"
-  # Every test program (not the benchmark); the fault suite too, for LABELS=faults.
-  cmake --build "$dir" -j "$jobs" --target birdsong-agent birdsong_fault_tests birdsong_unit_tests \
-    birdsong_golden_test birdsong_capture_tests birdsong_mqtt_integration_tests \
-    birdsong_prometheus_integration_tests >&2
-  (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 900 -L "${LABELS:-unit|integration|golden}")
+  # Everything: a test program left out would leave its tests out without a word
+  # (doctest_discover_tests lists them after the build).
+  cmake --build "$dir" -j "$jobs" >&2
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 900 -L "${LABELS:-unit|integration|golden|faults}" -LE capture)
+  # The capture tests go through ALSA, which loads its plugins (the file PCM, the rate
+  # converter) with dlopen and unloads them before exit: what they keep for the process's
+  # life then shows as a leak in an "<unknown module>" that no suppression can name. Memory
+  # errors are still caught there; only leak checking is off for these six tests.
+  (cd "$dir" && ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0" ctest --output-on-failure --timeout 900 -L capture)
 }
 
 run_quick() {
