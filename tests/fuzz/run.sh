@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # libFuzzer over the agent's parsers of outside input (tests/fuzz/fuzz_*.cpp):
 #   tests/fuzz/run.sh [SECONDS] [HARNESS...]   each harness for SECONDS (default 20)
-# Harnesses: config annotations manifest profile_pack sound_file, and open_meteo wikipedia
+# Harnesses: config annotations manifest profile_pack sound_file outbox, and open_meteo wikipedia
 # when agent/enrichment is there (default: all).
 # Builds with clang++-14 -fsanitize=fuzzer,address,undefined in $FUZZ_BUILD_DIR (default
 # ./build-fuzz), starts from the seeds in tests/fuzz/corpus/<harness>/ (new inputs go to
@@ -16,7 +16,7 @@ seconds="${1:-20}"
 shift || true
 harnesses=("$@")
 if [ ${#harnesses[@]} -eq 0 ]; then
-  harnesses=(config annotations manifest profile_pack sound_file)
+  harnesses=(config annotations manifest profile_pack sound_file outbox)
   [ -f "$here/agent/enrichment/weather.cpp" ] && harnesses+=(open_meteo wikipedia)
 fi
 build_dir="${FUZZ_BUILD_DIR:-$here/build-fuzz}"
