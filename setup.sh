@@ -20,6 +20,7 @@ packages=(
 )
 test_packages=(
   mosquitto prometheus alsa-utils libasound2-plugins openssl
+  libfaketime             # fault suite: the wall clock stepped under a running agent
   systemd dpkg-dev file   # packaging tests: systemd-analyze, dpkg-shlibdeps (cpack -G DEB)
 )
 

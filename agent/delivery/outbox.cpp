@@ -18,9 +18,14 @@ namespace {
 // space the records really take.
 constexpr int64_t kRowOverheadBytes = 32;
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+// A change of the wall clock against the monotonic one larger than this is a step (NTP
+// setting the clock of a Pi without a real-time clock, someone running `date -s`), not
+// NTP's slewing, which moves it at most 0.5 ms per second.
+constexpr int64_t kClockStepMs = 2000;
+
+template <typename C>
+int64_t ms_of(C clock_now) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock_now.time_since_epoch()).count();
 }
 
 int64_t record_bytes(const OutboxRecord& r) {
@@ -181,7 +186,8 @@ Outbox::Outbox(OutboxOptions options) : options_(std::move(options)) {
       upsert.bind(1, sink).bind(2, positions_[sink]).run();
     }
     delete_delivered(true);
-    enforce_bounds();
+    wall_minus_steady_ms_ = ms_of(std::chrono::system_clock::now()) - ms_of(std::chrono::steady_clock::now());
+    enforce_bounds(now_ms());
     tx.commit();
   } catch (const OutboxError& e) {
     sqlite3_close(db_);
@@ -252,13 +258,40 @@ void Outbox::delete_delivered(bool force) {
   if (count >= kDeleteEvery || (force && count > 0)) delete_through(delivered_through);
 }
 
-void Outbox::enforce_bounds() {
+int64_t Outbox::now_ms() const {
+  const int64_t wall = ms_of(std::chrono::system_clock::now());
+  const int64_t offset = wall - ms_of(std::chrono::steady_clock::now());
+  const int64_t step = offset - wall_minus_steady_ms_;
+  if (std::abs(step) <= kClockStepMs) {
+    wall_minus_steady_ms_ = offset;  // follows NTP's slewing
+    return wall;
+  }
+  // The clock was stepped: move every stored time by the same step, so that a record's
+  // age is the time it really waited. Otherwise a Pi that boots with a stale clock and
+  // queues events until the network (and NTP) comes up would see its whole queue
+  // "older than max_age" the moment NTP sets the clock, and drop it.
+  try {
+    Statement records(db_, "UPDATE records SET created_ms = created_ms + ?");
+    records.bind(1, step).run();
+    Statement aside(db_, "UPDATE set_aside SET set_aside_ms = set_aside_ms + ?");
+    aside.bind(1, step).run();
+  } catch (const OutboxError&) {
+    // A full disk: the ages stay as they were, and the next reading tries again.
+    return wall - step;
+  }
+  wall_minus_steady_ms_ = offset;
+  std::cerr << "outbox: the wall clock was stepped by " << (step > 0 ? "+" : "") << step / 1000
+            << " s; stored records keep the ages they had\n";
+  return wall;
+}
+
+void Outbox::enforce_bounds(int64_t now) {
   int64_t drop_through = first_seq_ - 1;
   const int64_t stored = last_seq_ - first_seq_ + 1;
   if (stored > options_.max_records) drop_through = last_seq_ - options_.max_records;
 
   if (stored > 0) {
-    const int64_t cutoff_ms = now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_age).count();
+    const int64_t cutoff_ms = now - std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_age).count();
     Statement oldest(db_, "SELECT created_ms FROM records WHERE seq = ?");
     oldest.bind(1, first_seq_);
     if (oldest.step() && oldest.integer(0) < cutoff_ms) {
@@ -307,7 +340,7 @@ int64_t Outbox::append(std::span<const OutboxRecord> records) {
     last_seq_ = seq;
     bytes_ += added_bytes;
     try {
-      enforce_bounds();
+      enforce_bounds(created);
       tx.commit();
     } catch (...) {
       last_seq_ = old_last;
@@ -384,11 +417,11 @@ void Outbox::set_aside(const std::string& sink, std::span<const OutboxRecord> re
     const auto pos = positions_.find(sink);
     if (pos == positions_.end()) fail("set_aside: unknown sink \"" + sink + "\"");
     set_synchronous(OutboxSync::normal);
+    const int64_t at = now_ms();
     Transaction tx(db_);
     Statement insert(db_,
                      "INSERT INTO set_aside (sink, seq, id, kind, time_ns, payload, reason, set_aside_ms)"
                      " VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-    const int64_t at = now_ms();
     int64_t through = pos->second;
     for (const OutboxRecord& r : records) {
       insert.bind(1, sink).bind(2, r.seq).bind(3, r.id).bind(4, r.kind).bind(5, r.time_ns).bind(6, r.payload);

@@ -23,7 +23,8 @@
 //
 // Bounds. At most max_records records, max_bytes bytes of record data, none older than
 // max_age; when a bound is hit the oldest records go first and, if some sink had not
-// had them yet, count as dropped.
+// had them yet, count as dropped. Ages are wall-clock times corrected for the clock's
+// steps while the agent runs (see now_ms()).
 //
 // Thread safety: one connection behind a mutex. The pipeline thread appends, the sink
 // runners read and advance; none holds the lock while talking to a server.
@@ -126,7 +127,11 @@ class Outbox {
  private:
   void exec(const char* sql);
   void set_synchronous(OutboxSync sync);
-  void enforce_bounds();                 // inside a transaction
+  // The wall clock in ms, after moving the stored times by any step it made since the
+  // last reading (measured against the monotonic clock): ages survive clock steps while
+  // the agent runs. Across a restart only the wall clock is there to go by.
+  int64_t now_ms() const;
+  void enforce_bounds(int64_t now_ms);   // inside a transaction
   void delete_through(int64_t seq);      // inside a transaction; counts drops
   void delete_delivered(bool force);     // inside a transaction
   int64_t min_position() const;
@@ -147,6 +152,7 @@ class Outbox {
   uint64_t dropped_ = 0;
   uint64_t set_aside_ = 0;
   bool dropping_ = false;  // the last append dropped records (logged once per series)
+  mutable int64_t wall_minus_steady_ms_ = 0;  // at the last now_ms()
 };
 
 // The default outbox file: $STATE_DIRECTORY/outbox.db under systemd (StateDirectory=),

@@ -100,11 +100,16 @@ std::string write_config(const TempDir& dir, const std::string& name, const std:
 }
 
 Agent::Agent(const TempDir& dir, const std::string& tag, const std::string& config, const std::string& recording,
-             const std::string& speed, double drain_timeout_s, int metrics_port, double linger_s)
+             const std::string& speed, double drain_timeout_s, int metrics_port, double linger_s,
+             const std::vector<std::string>& env)
     : out_(dir / (tag + ".out")), err_(dir / (tag + ".err")), metrics_port_(metrics_port) {
-  std::vector<std::string> argv{BIRDSONG_AGENT_EXE, "run",   "--config", config,
-                                "--replay",         recording, "--speed",  speed,
-                                "--drain-timeout",  std::to_string(drain_timeout_s)};
+  std::vector<std::string> argv;
+  if (!env.empty()) {  // env(1) sets them and execs the agent: the same pid
+    argv.push_back("/usr/bin/env");
+    argv.insert(argv.end(), env.begin(), env.end());
+  }
+  argv.insert(argv.end(), {BIRDSONG_AGENT_EXE, "run", "--config", config, "--replay", recording, "--speed", speed,
+                           "--drain-timeout", std::to_string(drain_timeout_s)});
   if (linger_s > 0) {
     argv.push_back("--linger-s");
     argv.push_back(std::to_string(linger_s));

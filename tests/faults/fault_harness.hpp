@@ -55,11 +55,13 @@ std::string write_config(const TempDir& dir, const std::string& name, const std:
                          const std::string& loki_url, const std::string& outbox_path, int metrics_port);
 
 // `birdsong-agent run --replay` as a child, watched from a thread: the peak resident size
-// (VmHWM of /proc/<pid>/status) and the last /metrics text.
+// (VmHWM of /proc/<pid>/status) and the last /metrics text. `env`: NAME=value settings
+// added to the child's environment.
 class Agent {
  public:
   Agent(const TempDir& dir, const std::string& tag, const std::string& config, const std::string& recording,
-        const std::string& speed, double drain_timeout_s, int metrics_port = 0, double linger_s = 0.0);
+        const std::string& speed, double drain_timeout_s, int metrics_port = 0, double linger_s = 0.0,
+        const std::vector<std::string>& env = {});
   ~Agent();
 
   Process& process() { return *process_; }

@@ -1,6 +1,6 @@
 // Faults end to end: the agent program replaying generated recordings to a real mosquitto
 // and to the Loki test server while brokers die, Loki refuses, the agent is killed, the
-// disk fills up and the birds never stop. Each scenario checks the oracle of
+// disk fills up, the clock jumps and the birds never stop. Each scenario checks the oracle of
 // fault_harness.hpp (nothing printed is lost, except what a scenario says it must lose)
 // and prints its figures as "faults: <scenario>: ..." lines (ctest -L faults -V shows them).
 #include <doctest/doctest.h>
@@ -284,6 +284,78 @@ TEST_CASE("faults: the state directory's filesystem fills up, then space returns
   CHECK(t.lost == 0);
   CHECK(hold_dropped.value_or(-1) == 0);
   CHECK(t.out_of_order == 0);
+}
+
+namespace {
+
+// libfaketime (Debian package libfaketime), which the clock test preloads into the agent.
+std::string libfaketime() {
+  for (const char* dir : {"/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib/arm-linux-gnueabihf",
+                          "/usr/lib/i386-linux-gnu", "/usr/lib"}) {
+    const std::string path = std::string(dir) + "/faketime/libfaketime.so.1";
+    if (std::filesystem::exists(path)) return path;
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("faults: the wall clock jumps back a day, then ten days ahead, while events wait for the broker") {
+  const std::string faketime = libfaketime();
+  if (faketime.empty()) {
+    MESSAGE("skipped: no libfaketime.so.1 (Debian package libfaketime)");
+    return;
+  }
+  TempDir dir;
+  Mosquitto broker(dir / "", "", true);
+  Subscriber sub(broker.uri(), {kDetections}, true, "faults-clock");
+  broker.stop();  // like a Pi whose network (and NTP) is not up yet
+  // The agent's wall clock is the real one plus the offset in this file, which
+  // libfaketime reads again every second; its monotonic clock is left alone, as a real
+  // clock step (NTP, date -s) leaves CLOCK_MONOTONIC alone.
+  const std::string offset_file = dir / "faketime";
+  std::ofstream(offset_file) << "+0\n";
+  const char* asan = std::getenv("ASAN_OPTIONS");  // a preloaded library comes before ASan's runtime
+  const std::vector<std::string> env{"LD_PRELOAD=" + faketime, "FAKETIME_TIMESTAMP_FILE=" + offset_file,
+                                     "FAKETIME_CACHE_DURATION=1", "FAKETIME_DONT_FAKE_MONOTONIC=1",
+                                     "ASAN_OPTIONS=" + std::string(asan ? asan : "") + ":verify_asan_link_order=0"};
+  const std::string wav = write_notes(dir, "notes.wav", 150, 0.3);  // 45 s, 15 s at speed 3
+  const int port = free_port();
+  const std::string config = write_config(dir, "agent.toml", broker.url(), "", dir / "outbox.db", port);
+  // max_age 7 days (the default): a jump of ten days must not make the queue look expired.
+  Agent agent(dir, "agent", config, wav, "3", 120, port, 3, env);
+  REQUIRE(eventually([&] { return printed_ids(agent.out_path()).size() >= 30; }, 30s));
+  std::ofstream(offset_file) << "-1d\n";
+  const std::size_t before_back = printed_ids(agent.out_path()).size();
+  REQUIRE(eventually([&] { return printed_ids(agent.out_path()).size() >= before_back + 30; }, 30s));
+  std::ofstream(offset_file) << "+10d\n";
+  const std::size_t before_ahead = printed_ids(agent.out_path()).size();
+  REQUIRE(eventually([&] { return agent.stderr_text().find("end of input") != std::string::npos; }, 60s));
+  const auto pending = agent.metric("birdsong_outbox_pending_records{sink=\"mqtt\"}");
+  broker.start();
+  const auto restarted = Clock::now();
+  REQUIRE(eventually([&] { return has_all(mqtt_ids(sub), printed_ids(agent.out_path())); }, 90s));
+  const double drained_s = seconds_since(restarted);
+  REQUIRE(agent.wait(60s));
+  INFO(agent.stderr_text());
+  CHECK(agent.exited_ok());
+  const auto printed = printed_ids(agent.out_path());
+  const Tally t = tally(printed, mqtt_ids(sub));
+  const auto dropped = agent.metric("birdsong_outbox_dropped_total");
+  const std::string log = agent.stderr_text();
+  std::size_t steps = 0;
+  for (std::size_t at = 0; (at = log.find("the wall clock was stepped", at)) != std::string::npos; ++at) ++steps;
+  report("clock -1 d then +10 d", describe(t) + "; " + std::to_string(before_ahead - before_back) +
+                                      " events between the steps, " + std::to_string(printed.size() - before_ahead) +
+                                      " after; " + std::to_string(steps) + " steps seen; " +
+                                      (pending ? fixed(*pending, 0) : "?") + " pending, " +
+                                      (dropped ? fixed(*dropped, 0) : "?") + " dropped by max_age; drained " +
+                                      fixed(drained_s) + " s after the broker came up");
+  CHECK(t.expected == 150);
+  CHECK(t.lost == 0);
+  CHECK(t.out_of_order == 0);
+  CHECK(dropped.value_or(-1) == 0);
+  CHECK(steps == 2);
 }
 
 TEST_CASE("faults: an event storm (about 1000 events per minute of audio) in bounded memory") {
