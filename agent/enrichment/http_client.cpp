@@ -46,7 +46,7 @@ struct HttpClient::Curl {
   }
 };
 
-HttpClient::HttpClient(std::string user_agent, double timeout_s)
+HttpClient::HttpClient(std::string user_agent, double timeout_s, const std::string& ca_file)
     : user_agent_(std::move(user_agent)), timeout_s_(timeout_s) {
   init_curl_once();
   curl_ = std::make_unique<Curl>();
@@ -76,6 +76,7 @@ HttpClient::HttpClient(std::string user_agent, double timeout_s)
   // Certificates and host names are verified (libcurl's defaults, stated so nobody wonders).
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, ca_file.c_str());  // libcurl copies it
   // Proxies: libcurl reads http_proxy / https_proxy / no_proxy from the environment itself.
 }
 

@@ -23,8 +23,9 @@ struct HttpResponse {
 
 class HttpClient {
  public:
-  // `timeout_s` bounds each request, connecting included.
-  HttpClient(std::string user_agent, double timeout_s);
+  // `timeout_s` bounds each request, connecting included. `ca_file`: a PEM file of the
+  // CAs to trust instead of the system's trust store (empty: the system's).
+  HttpClient(std::string user_agent, double timeout_s, const std::string& ca_file = "");
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;

@@ -1,5 +1,5 @@
 // mqtts:// (certificate and host name checks) and broker passwords, against a real
-// mosquitto with a certificate made for the test by the openssl command.
+// mosquitto presenting certificates made for the test by the openssl command.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -10,6 +10,7 @@
 #include "agent/delivery/delivery.hpp"
 #include "agent/sinks/mqtt_sink.hpp"
 #include "tests/agent/audio_files.hpp"
+#include "tests/integration/certificates.hpp"
 #include "tests/integration/processes.hpp"
 
 using namespace birdsong;
@@ -17,21 +18,6 @@ using namespace birdsong::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-// A CA, and a server certificate it signed for the name "localhost" only (no IP address).
-// False when the openssl command is missing.
-bool make_certificates(const TempDir& dir) {
-  if (!std::filesystem::exists("/usr/bin/openssl")) return false;
-  std::ofstream(dir / "san.ext") << "subjectAltName=DNS:localhost\n";
-  const std::string d = dir / "";
-  const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
-  const std::string script =
-      "cd " + d + " && ( openssl req -x509" + ec + " -keyout ca.key -out ca.crt -days 2 -subj '/CN=birdsong test CA'" +
-      " && openssl req" + ec + " -keyout server.key -out server.csr -subj '/CN=localhost'" +
-      " && openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2"
-      " -extfile san.ext ) > openssl.log 2>&1";
-  return std::system(script.c_str()) == 0;
-}
 
 Event event() {
   Event e;
@@ -75,44 +61,82 @@ Outcome try_delivery(const TempDir& dir, const MqttConfig& config, std::chrono::
   return out;
 }
 
+// The configuration lines of a TLS listener presenting `cert`.
+std::string tls_listener(const TestCertificates& certs, const CertificateFiles& cert) {
+  return "cafile " + certs.ca + "\ncertfile " + cert.crt + "\nkeyfile " + cert.key + "\n";
+}
+
+// Nothing got through, and the runner said it could not connect to `server_uri`.
+void check_refused(const Outcome& out, const std::string& server_uri) {
+  INFO(out.log);
+  CHECK_FALSE(out.delivered);
+  CHECK(out.stats.sent == 0);
+  CHECK(out.stats.failed >= 1);
+  CHECK(out.log.find("mqtt: delivery failed (connect to " + server_uri) != std::string::npos);
+}
+
 }  // namespace
 
 TEST_CASE("mqtt: mqtts checks the broker's certificate and host name") {
   TempDir dir;
-  if (!make_certificates(dir)) {
-    MESSAGE("skipped: no /usr/bin/openssl to make a test certificate (Debian package openssl)");
+  const auto certs = make_test_certificates(dir);
+  if (!certs) {
+    MESSAGE(kNoOpensslMessage);
     return;
   }
-  Mosquitto broker(dir / "", "cafile " + (dir / "ca.crt") + "\ncertfile " + (dir / "server.crt") + "\nkeyfile " +
-                                 (dir / "server.key") + "\n");
-  const std::string port = std::to_string(broker.port());
   MqttConfig c;
   c.timeout_s = 3.0;
 
-  c.url = "mqtts://localhost:" + port;
-  c.ca_file = dir / "ca.crt";
-  Outcome trusted = try_delivery(dir, c);
-  INFO(trusted.log);
-  CHECK(trusted.delivered);
-  CHECK(trusted.stats.sent == 1);
+  SUBCASE("a certificate for localhost from the trusted CA: that CA and that name only") {
+    Mosquitto broker(dir / "", tls_listener(*certs, certs->server));
+    const std::string port = std::to_string(broker.port());
+    c.url = "mqtts://localhost:" + port;
+    c.ca_file = certs->ca;
+    Outcome trusted = try_delivery(dir, c);
+    INFO(trusted.log);
+    CHECK(trusted.delivered);
+    CHECK(trusted.stats.sent == 1);
 
-  c.url = "mqtts://127.0.0.1:" + port;  // the certificate does not name this address
-  Outcome wrong_name = try_delivery(dir, c, 3s);
-  CHECK_FALSE(wrong_name.delivered);
-  CHECK(wrong_name.stats.sent == 0);
-  CHECK(wrong_name.stats.failed >= 1);
-  CHECK(wrong_name.log.find("mqtt: delivery failed (connect to ssl://127.0.0.1:" + port) != std::string::npos);
+    c.url = "mqtts://127.0.0.1:" + port;  // the certificate does not name this address
+    check_refused(try_delivery(dir, c, 3s), "ssl://127.0.0.1:" + port);
 
-  c.url = "mqtts://localhost:" + port;
-  c.ca_file.clear();  // the system's CAs do not know the test CA
-  Outcome untrusted = try_delivery(dir, c, 3s);
-  CHECK_FALSE(untrusted.delivered);
-  CHECK(untrusted.stats.failed >= 1);
+    c.url = "mqtts://localhost:" + port;
+    c.ca_file.clear();  // the system's CAs do not know the test CA
+    check_refused(try_delivery(dir, c, 3s), "ssl://localhost:" + port);
 
-  c.url = "mqtts://127.0.0.1:" + port;
-  c.tls_verify = false;  // explicitly turned off: anything goes
-  Outcome unchecked = try_delivery(dir, c);
-  CHECK(unchecked.delivered);
+    c.url = "mqtts://127.0.0.1:" + port;
+    c.tls_verify = false;  // explicitly turned off: anything goes
+    Outcome unchecked = try_delivery(dir, c);
+    CHECK(unchecked.delivered);
+  }
+
+  SUBCASE("an expired or a self-signed certificate is refused") {
+    // paho says only "TCP/TLS connect failure"; the reason is in the TLS alert the client
+    // sent, which mosquitto logs (OpenSSL's alert names, RFC 8446 6.2).
+    struct WrongCertificate {
+      const char* what;
+      const CertificateFiles* cert;
+      const char* alert;
+    };
+    const WrongCertificate wrong_certificates[] = {
+        {"expired: signed by the trusted CA for localhost, valid on 2020-01-01 only", &certs->expired,
+         "alert certificate expired"},
+        {"self-signed: for localhost, but not issued by the trusted CA", &certs->self_signed, "alert unknown ca"},
+    };
+    for (const WrongCertificate& wrong : wrong_certificates) {
+      INFO(wrong.what);
+      Mosquitto broker(dir / "", tls_listener(*certs, *wrong.cert));
+      const std::string port = std::to_string(broker.port());
+      c.url = "mqtts://localhost:" + port;  // the right name and the trusted CA: only the certificate is wrong
+      c.ca_file = certs->ca;
+      c.tls_verify = true;
+      check_refused(try_delivery(dir, c, 3s), "ssl://localhost:" + port);
+      CHECK(eventually([&] { return broker.log().find(wrong.alert) != std::string::npos; }, 5s));
+
+      c.tls_verify = false;  // the broker does serve with this certificate
+      CHECK(try_delivery(dir, c).delivered);
+    }
+  }
 }
 
 TEST_CASE("mqtt: a broker password is read from password_file and never logged") {
