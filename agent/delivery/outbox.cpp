@@ -271,10 +271,12 @@ int64_t Outbox::now_ms() const {
   // queues events until the network (and NTP) comes up would see its whole queue
   // "older than max_age" the moment NTP sets the clock, and drop it.
   try {
+    Transaction tx(db_);  // both tables or neither, or a retry would move one twice
     Statement records(db_, "UPDATE records SET created_ms = created_ms + ?");
     records.bind(1, step).run();
     Statement aside(db_, "UPDATE set_aside SET set_aside_ms = set_aside_ms + ?");
     aside.bind(1, step).run();
+    tx.commit();
   } catch (const OutboxError&) {
     // A full disk: the ages stay as they were, and the next reading tries again.
     return wall - step;

@@ -62,6 +62,19 @@ std::string series(const Agent& agent, const std::string& name) {
   return v ? fixed(*v, 0) : std::string("?");
 }
 
+// Starts the broker the agent has been waiting for; returns how long the agent then took
+// to deliver everything it printed, and checks that it exits cleanly.
+double start_and_drain(Mosquitto& broker, const Subscriber& sub, Agent& agent) {
+  broker.start();
+  const auto restarted = Clock::now();
+  REQUIRE(eventually([&] { return has_all(mqtt_ids(sub), printed_ids(agent.out_path())); }, 90s));
+  const double drained_s = seconds_since(restarted);
+  REQUIRE(agent.wait(60s));
+  INFO(agent.stderr_text());
+  CHECK(agent.exited_ok());
+  return drained_s;
+}
+
 // mosquitto that saves its state after every change, so even a kill -9 keeps the
 // subscriber's session and what was queued for it.
 constexpr auto kAutosave = "autosave_interval 1\nautosave_on_changes true\n";
@@ -117,13 +130,7 @@ TEST_CASE("faults: broker unreachable for a long stretch while a recording is re
   std::this_thread::sleep_until(outage_began + 20s);
   const auto pending = agent.metric("birdsong_outbox_pending_records{sink=\"mqtt\"}");
   const std::string failed_during = series(agent, "birdsong_sink_failed_total{sink=\"mqtt\"}");
-  broker.start();
-  const auto restarted = Clock::now();
-  REQUIRE(eventually([&] { return has_all(mqtt_ids(sub), printed_ids(agent.out_path())); }, 90s));
-  const double drained_s = seconds_since(restarted);
-  REQUIRE(agent.wait(60s));
-  INFO(agent.stderr_text());
-  CHECK(agent.exited_ok());
+  const double drained_s = start_and_drain(broker, sub, agent);
   const Tally t = tally(printed_ids(agent.out_path()), mqtt_ids(sub));
   report("broker away 20 s", describe(t) + "; replay done in " + fixed(replay_s) + " s, " +
                                  (pending ? fixed(*pending, 0) : "?") + " pending in the outbox during the outage, " +
@@ -332,13 +339,7 @@ TEST_CASE("faults: the wall clock jumps back a day, then ten days ahead, while e
   const std::size_t before_ahead = printed_ids(agent.out_path()).size();
   REQUIRE(eventually([&] { return agent.stderr_text().find("end of input") != std::string::npos; }, 60s));
   const auto pending = agent.metric("birdsong_outbox_pending_records{sink=\"mqtt\"}");
-  broker.start();
-  const auto restarted = Clock::now();
-  REQUIRE(eventually([&] { return has_all(mqtt_ids(sub), printed_ids(agent.out_path())); }, 90s));
-  const double drained_s = seconds_since(restarted);
-  REQUIRE(agent.wait(60s));
-  INFO(agent.stderr_text());
-  CHECK(agent.exited_ok());
+  const double drained_s = start_and_drain(broker, sub, agent);
   const auto printed = printed_ids(agent.out_path());
   const Tally t = tally(printed, mqtt_ids(sub));
   const auto dropped = agent.metric("birdsong_outbox_dropped_total");
