@@ -49,7 +49,28 @@ struct Detector::State {
         events(c, stft.bins(), stft.bin_hz(), stft.frame_rate_hz(), stft.time_s(0)),
         smoothed(static_cast<std::size_t>(used)),
         floor_before(static_cast<std::size_t>(used)),
-        excess(static_cast<std::size_t>(used)) {}
+        excess(static_cast<std::size_t>(used)) {
+    held.reserve(prime_frames * static_cast<std::size_t>(used));
+    held_frames.reserve(prime_frames);
+  }
+  // The first kPrimeSeconds of frames are held back until the noise floor is primed
+  // on them (NoiseFloor::prime), then judged in order.
+  static constexpr double kPrimeSeconds = 2.0;
+  void judge(int64_t frame, std::span<const float> smoothed_frame, std::vector<Sound>& out,
+             std::vector<BirdLikenessInputs>* why) {
+    floor.process(smoothed_frame, excess, floor_before);
+    events.process(FrameView{frame, smoothed_frame, floor_before, excess}, out, why);
+  }
+  void end_priming(std::vector<Sound>& out, std::vector<BirdLikenessInputs>* why) {
+    const std::size_t n = static_cast<std::size_t>(used);
+    std::vector<float> column;
+    floor.prime(held, held_frames.size(), column);
+    for (std::size_t i = 0; i < held_frames.size(); ++i)
+      judge(held_frames[i], std::span<const float>(held).subspan(i * n, n), out, why);
+    priming = false;
+    std::vector<float>().swap(held);
+    std::vector<int64_t>().swap(held_frames);
+  }
   DetectorConfig config;
   Stft stft;
   int used;
@@ -59,6 +80,10 @@ struct Detector::State {
   std::vector<float> smoothed;
   std::vector<float> floor_before;
   std::vector<float> excess;
+  bool priming = true;
+  std::size_t prime_frames = static_cast<std::size_t>(std::max(1.0, std::round(kPrimeSeconds * stft.frame_rate_hz())));
+  std::vector<float> held;          // prime_frames x used smoothed powers
+  std::vector<int64_t> held_frames;
   DetectorStats stats;
 };
 
@@ -81,10 +106,15 @@ void Detector::process(std::span<const float> samples, std::vector<Sound>& out,
   const int64_t frames_before = s.stft.frames_done();
   s.stft.process(samples, [&](int64_t frame, std::span<const float> power) {
     s.smoother.process(power.first(static_cast<std::size_t>(s.used)), s.smoothed);
-    s.floor.process(s.smoothed, s.excess, s.floor_before);
-    s.events.process(FrameView{frame, s.smoothed, s.floor_before, s.excess}, out, why);
+    if (!s.priming) {
+      s.judge(frame, s.smoothed, out, why);
+      return;
+    }
+    s.held.insert(s.held.end(), s.smoothed.begin(), s.smoothed.end());
+    s.held_frames.push_back(frame);
+    if (s.held_frames.size() >= s.prime_frames) s.end_priming(out, why);
   });
-  if (s.stft.frames_done() == frames_before) return;
+  if (s.stft.frames_done() == frames_before || s.priming) return;
   // In-band level and floor of the latest frame, for metrics: once per call, as only the
   // latest is read. The Hann window spreads a sine over 1.5 bins' worth of power:
   // dividing by 1.5 makes a full-scale sine read 0 dBFS.
@@ -100,6 +130,7 @@ void Detector::process(std::span<const float> samples, std::vector<Sound>& out,
 }
 
 void Detector::flush(std::vector<Sound>& out, std::vector<BirdLikenessInputs>* why) {
+  if (state_->priming) state_->end_priming(out, why);  // a recording shorter than the priming
   state_->events.flush(out, why);
 }
 

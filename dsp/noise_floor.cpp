@@ -52,6 +52,19 @@ NoiseFloor::NoiseFloor(int bins, double frame_rate_hz, double adapt_s) {
   doubling_frames_ = std::max(1, static_cast<int>(std::lround(adapt_s / 4.0 * frame_rate_hz)));
 }
 
+void NoiseFloor::prime(std::span<const float> frames, std::size_t count, std::vector<float>& column) {
+  const std::size_t n = floor_.size();
+  if (count == 0 || frames.size() < count * n) return;
+  column.resize(count);
+  const auto k = static_cast<std::size_t>(kPrimeQuantile * static_cast<double>(count - 1) + 0.5);
+  for (std::size_t b = 0; b < n; ++b) {
+    for (std::size_t i = 0; i < count; ++i) column[i] = frames[i * n + b];
+    std::nth_element(column.begin(), column.begin() + static_cast<std::ptrdiff_t>(k), column.end());
+    floor_[b] = std::max(column[k], kMinPower);
+  }
+  frames_ = std::max(frames_, kPrimeFrames);
+}
+
 void NoiseFloor::process(std::span<const float> power, std::span<float> excess_ratio) {
   process(power, excess_ratio, {});
 }

@@ -54,6 +54,13 @@ class NoiseFloor {
   // The same, and writes the floor as it stood before this frame to floor_before.
   void process(std::span<const float> power, std::span<float> excess_ratio, std::span<float> floor_before);
 
+  // Starts the floor at each bin's kPrimeQuantile of `frames` (rows of bins() smoothed
+  // powers): the frames a recording or stream begins with, seen before any is judged.
+  // A clip cut around a call starts with the bird, so a floor primed on its first frames
+  // sits at the call and outlines nothing for seconds; the quantile is where the
+  // tracker would settle anyway. Scratch is `column` (resized as needed).
+  void prime(std::span<const float> frames, std::size_t count, std::vector<float>& column);
+
   // Linear power of the floor per bin.
   std::span<const float> floor() const { return floor_; }
 
@@ -61,9 +68,11 @@ class NoiseFloor {
   // zeros an MP3 decoder starts with, a muted input) would otherwise give any faint
   // sound an unbounded excess. 16-bit quantisation noise lies near -130 dB per bin.
   static constexpr float kMinPower = 1e-11f;
-  // The floor starts at the loudest of the first frames: an MP3 decoder fades in over
-  // two or three, and a floor primed on those would start 40 dB too low.
+  // Without prime(), the floor starts at the loudest of the first frames: an MP3
+  // decoder fades in over two or three, and a floor primed on those would start 40 dB
+  // too low. A quantile over prime()'s frames ignores those few.
   static constexpr int64_t kPrimeFrames = 4;
+  static constexpr double kPrimeQuantile = 0.25;
   static constexpr int kMaxDoublings = 6;
 
  private:

@@ -57,7 +57,7 @@ void SpeciesModel::scores(std::span<const float> x, std::span<float> out) const 
   for (int c = 0; c < classes_; ++c) {
     const float* w = &weights_[static_cast<std::size_t>(c) * f];
     double s = bias_[static_cast<std::size_t>(c)];
-    for (std::size_t j = 0; j < f; ++j) s += w[j] * ((x[j] - mean_[j]) / scale_[j]);
+    for (std::size_t j = 0; j < f; ++j) s += w[j] * standard_score(x[j], mean_[j], scale_[j]);
     out[static_cast<std::size_t>(c)] = static_cast<float>(s);
   }
 }
@@ -100,7 +100,7 @@ SpeciesModel SpeciesModel::train(int classes, int feature_count, std::span<const
   }
   std::vector<float> x(N * F);
   for (std::size_t i = 0; i < N; ++i)
-    for (std::size_t j = 0; j < F; ++j) x[i * F + j] = (features[i * F + j] - mean[j]) / scale[j];
+    for (std::size_t j = 0; j < F; ++j) x[i * F + j] = standard_score(features[i * F + j], mean[j], scale[j]);
 
   // Full-batch gradient descent with Adam steps on the weighted mean log-loss + L2.
   std::vector<double> W(C * F, 0.0), b(C, 0.0), gW(C * F), gb(C), mW(C * F, 0.0), vW(C * F, 0.0), mb(C, 0.0),

@@ -8,6 +8,7 @@
 // learn from: of the sounds given 0.9, about nine in ten should be right.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -61,6 +62,18 @@ class SpeciesModel {
   std::vector<float> mean_, scale_, weights_, bias_;
   double temperature_ = 1.0;
 };
+
+// A feature in standard deviations from its training mean, limited to +-kMaxStandardScore.
+// A linear model extrapolates without bound: a sound unlike anything learned (an
+// insect at the top of the pitch range, 40 standard deviations out on one feature)
+// would otherwise get a near-certain species from that one feature alone. Measured
+// before the limit (5-fold cross-validation, 20 species): events more than 15 standard
+// deviations out on some feature were given 0.98 on average and were right 1 % of the
+// time.
+inline constexpr float kMaxStandardScore = 4.0f;
+inline float standard_score(float x, float mean, float scale) {
+  return std::clamp((x - mean) / scale, -kMaxStandardScore, kMaxStandardScore);
+}
 
 // Softmax of scores / temperature, in place.
 void softmax(std::span<float> values, double temperature);

@@ -176,3 +176,18 @@ TEST_CASE("species model: learns separable classes and calibrates a temperature"
   CHECK_THROWS_WITH_AS(dsp::SpeciesModel::train(3, 2, {}, {}, {}, dsp::SpeciesTrainingOptions{}),
                        "no training examples", std::invalid_argument);
 }
+
+TEST_CASE("species model: a feature far outside what was learned counts as kMaxStandardScore, not more") {
+  // Two classes told apart by the first feature only; the second feature is the same
+  // noise for both.
+  const dsp::SpeciesModel m(2, {0.0f, 0.0f}, {1.0f, 1.0f}, {-1.0f, 0.0f, 1.0f, 0.0f}, {0.0f, 0.0f}, 1.0);
+  std::vector<float> at_limit(2), far(2), s(2);
+  const float limit[2] = {dsp::kMaxStandardScore, 0.0f}, beyond[2] = {40.0f * dsp::kMaxStandardScore, 0.0f};
+  m.predict(limit, at_limit);
+  m.predict(beyond, far);
+  CHECK(far[1] == doctest::Approx(at_limit[1]));
+  m.scores(beyond, s);
+  CHECK(s[1] == doctest::Approx(dsp::kMaxStandardScore));
+  CHECK(dsp::standard_score(-1e30f, 0.0f, 1.0f) == -dsp::kMaxStandardScore);
+  CHECK(dsp::standard_score(3.0f, 1.0f, 2.0f) == doctest::Approx(1.0f));
+}
