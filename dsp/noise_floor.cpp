@@ -62,7 +62,6 @@ void NoiseFloor::prime(std::span<const float> frames, std::size_t count, std::ve
     std::nth_element(column.begin(), column.begin() + static_cast<std::ptrdiff_t>(k), column.end());
     floor_[b] = std::max(column[k], kMinPower);
   }
-  frames_ = std::max(frames_, kPrimeFrames);
 }
 
 void NoiseFloor::process(std::span<const float> power, std::span<float> excess_ratio) {
@@ -71,8 +70,6 @@ void NoiseFloor::process(std::span<const float> power, std::span<float> excess_r
 
 void NoiseFloor::process(std::span<const float> power, std::span<float> excess_ratio, std::span<float> floor_before) {
   float* before = floor_before.empty() ? nullptr : floor_before.data();
-  const bool priming = frames_ < kPrimeFrames;
-  ++frames_;
   const std::size_t n = floor_.size();
   float* floor = floor_.data();
   uint16_t* run = up_run_.data();
@@ -82,7 +79,7 @@ void NoiseFloor::process(std::span<const float> power, std::span<float> excess_r
     const float p = power[b];
     // A bin still at the minimum has seen only silence: it takes its first real power
     // as the floor instead of climbing to it.
-    if (f <= kMinPower || (priming && p > f)) f = std::max(p, kMinPower);
+    if (f <= kMinPower) f = std::max(p, kMinPower);
     excess_ratio[b] = p / f;
     // Written without branches: whether a noise bin is above its floor is a coin toss.
     const bool up = p > f;

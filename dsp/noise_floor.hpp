@@ -68,10 +68,8 @@ class NoiseFloor {
   // zeros an MP3 decoder starts with, a muted input) would otherwise give any faint
   // sound an unbounded excess. 16-bit quantisation noise lies near -130 dB per bin.
   static constexpr float kMinPower = 1e-11f;
-  // Without prime(), the floor starts at the loudest of the first frames: an MP3
-  // decoder fades in over two or three, and a floor primed on those would start 40 dB
-  // too low. A quantile over prime()'s frames ignores those few.
-  static constexpr int64_t kPrimeFrames = 4;
+  // A quantile, not the loudest or the first frames: an MP3 decoder fades in over two
+  // or three frames, which a quantile over 2 s ignores.
   static constexpr double kPrimeQuantile = 0.25;
   static constexpr int kMaxDoublings = 6;
 
@@ -81,7 +79,6 @@ class NoiseFloor {
   float rise_[kMaxDoublings + 1] = {};  // step up as a factor, after 0..6 doublings
   float fall_ = 1.0f;
   int doubling_frames_ = 1;
-  int64_t frames_ = 0;
 };
 
 // 10*log10 with a floor at -150 dB, so silence stays finite.
