@@ -65,6 +65,98 @@ void SpeciesModel::scores(std::span<const float> x, std::span<float> out) const 
 void SpeciesModel::predict(std::span<const float> x, std::span<float> p) const {
   scores(x, p);
   softmax(p, temperature_);
+  if (!calibration_.probability.empty())
+    for (float& v : p) v = calibrated(v);
+}
+
+float SpeciesModel::calibrated(float p) const {
+  const auto& xs = calibration_.probability;
+  const auto& ys = calibration_.right;
+  if (xs.empty()) return p;
+  if (p <= xs.front()) return ys.front();
+  if (p >= xs.back()) return ys.back();
+  const auto k = static_cast<std::size_t>(std::upper_bound(xs.begin(), xs.end(), p) - xs.begin());
+  const float t = (p - xs[k - 1]) / (xs[k] - xs[k - 1]);
+  return ys[k - 1] + t * (ys[k] - ys[k - 1]);
+}
+
+void SpeciesModel::set_calibration(Calibration c) {
+  if (c.probability.size() != c.right.size())
+    bad("calibration: " + std::to_string(c.probability.size()) + " probabilities for " +
+        std::to_string(c.right.size()) + " shares");
+  for (std::size_t i = 0; i < c.probability.size(); ++i) {
+    const float x = c.probability[i], y = c.right[i];
+    if (!(x >= 0.0f && x <= 1.0f && y >= 0.0f && y <= 1.0f)) bad("calibration: a knot outside 0..1");
+    if (i > 0 && !(x > c.probability[i - 1])) bad("calibration: probabilities not increasing");
+    if (i > 0 && y < c.right[i - 1]) bad("calibration: shares decreasing");
+  }
+  calibration_ = std::move(c);
+}
+
+SpeciesModel::Calibration SpeciesModel::fit_calibration(std::span<const float> top, std::span<const uint8_t> right,
+                                                        std::span<const float> weight, double min_block,
+                                                        double prior) {
+  Calibration c;
+  min_block = std::max(min_block, 1e-6);
+  prior = std::max(prior, 0.0);
+  if (top.size() != right.size() || weight.size() != top.size()) return c;
+  double total = 0;
+  for (float w : weight) total += std::max(w, 0.0f);
+  if (total < 2 * min_block) return c;
+  std::vector<std::size_t> order(top.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return top[a] < top[b]; });
+  struct Block {
+    double p = 0, right = 0, n = 0;  // weighted sums of probability and of right, weight
+  };
+  // A step's share right, pulled toward 1/2 by the prior's pseudo-weight.
+  auto share = [prior](const Block& b) { return (b.right + prior / 2.0) / (b.n + prior); };
+  std::vector<Block> blocks;
+  auto merge_with_next = [&](std::size_t a) {
+    blocks[a].p += blocks[a + 1].p;
+    blocks[a].right += blocks[a + 1].right;
+    blocks[a].n += blocks[a + 1].n;
+    blocks.erase(blocks.begin() + static_cast<std::ptrdiff_t>(a + 1));
+  };
+  // Pool adjacent violators: a step right at least as often as the next is merged with it.
+  auto pool_violators = [&] {
+    for (std::size_t k = 0; k + 1 < blocks.size();) {
+      if (share(blocks[k]) >= share(blocks[k + 1])) {
+        merge_with_next(k);
+        if (k > 0) --k;
+      } else {
+        ++k;
+      }
+    }
+  };
+  for (std::size_t i : order) {
+    if (!(weight[i] > 0.0f)) continue;
+    blocks.push_back({top[i] * weight[i], right[i] ? weight[i] : 0.0, weight[i]});
+    while (blocks.size() > 1 && share(blocks[blocks.size() - 2]) >= share(blocks.back()))
+      merge_with_next(blocks.size() - 2);
+  }
+  // A step lighter than min_block joins the neighbour closer in share.
+  for (;;) {
+    std::size_t smallest = 0;
+    for (std::size_t k = 1; k < blocks.size(); ++k)
+      if (blocks[k].n < blocks[smallest].n) smallest = k;
+    if (blocks.size() < 2 || blocks[smallest].n >= min_block) break;
+    std::size_t a = smallest == 0 ? 0 : smallest - 1;
+    if (smallest > 0 && smallest + 1 < blocks.size() &&
+        share(blocks[smallest + 1]) - share(blocks[smallest]) < share(blocks[smallest]) - share(blocks[smallest - 1]))
+      a = smallest;
+    merge_with_next(a);
+    // With a prior, a merged step's share need not lie between its parts': pool again.
+    pool_violators();
+  }
+  for (const Block& b : blocks) {
+    const auto x = static_cast<float>(b.p / b.n);
+    if (!c.probability.empty() && !(x > c.probability.back())) continue;  // equal means: keep the first
+    c.probability.push_back(x);
+    c.right.push_back(static_cast<float>(share(b)));
+  }
+  if (c.probability.size() < 2) return {};
+  return c;
 }
 
 SpeciesModel SpeciesModel::train(int classes, int feature_count, std::span<const float> features,

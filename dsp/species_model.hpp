@@ -4,8 +4,12 @@
 // features: one weight per feature and class, a few thousand numbers for twenty
 // species, microseconds per prediction. Class "none" is an ordinary class learned
 // from non-bird audio, so rain or music can win over every species. Probabilities
-// are calibrated by a temperature (scores / T) fitted on examples the model did not
-// learn from: of the sounds given 0.9, about nine in ten should be right.
+// are calibrated on examples the model did not learn from, in two steps: a temperature
+// (scores / T) for the softmax, then a monotone curve from the softmax probability to the
+// share of held-out sounds that were right at it (isotonic regression), so that of the
+// sounds given 0.9, about nine in ten should be right. The temperature alone could not do
+// that: measured by 5-fold cross-validation on 20 species, sounds given 0.2-0.8 were right
+// 10-30 points more often than they were told, those given 0.9-1.0 less often.
 #pragma once
 
 #include <algorithm>
@@ -39,7 +43,8 @@ class SpeciesModel {
                             std::span<const int> labels, std::span<const float> weights,
                             const SpeciesTrainingOptions& options);
 
-  // Class probabilities for one feature vector (written to `probabilities`, classes()).
+  // Calibrated class probabilities for one feature vector (written to `probabilities`,
+  // classes()). The calibration curve keeps their order; with a curve they need not sum to 1.
   void predict(std::span<const float> features, std::span<float> probabilities) const;
   // Raw scores (before temperature and softmax), for calibration.
   void scores(std::span<const float> features, std::span<float> out) const;
@@ -47,6 +52,27 @@ class SpeciesModel {
   // Chooses the temperature that maximises the likelihood of held-out examples.
   // `scores` are rows of classes() raw scores, `labels` their true classes.
   static double fit_temperature(int classes, std::span<const float> scores, std::span<const int> labels);
+
+  // The calibration curve: knots (softmax probability -> share right), probabilities
+  // strictly increasing, shares non-decreasing, all within 0..1; linear between knots and
+  // flat beyond the ends. Empty: the softmax probability as it is.
+  struct Calibration {
+    std::vector<float> probability, right;
+  };
+  // Weighted pool-adjacent-violators fit on held-out predictions (each sound's top
+  // softmax probability, whether that class was the truth, and its weight); neighbouring
+  // steps are then merged until each weighs at least `min_block`, so no knot rests on a
+  // handful. Each step's share right counts `prior` more weight, half right and half
+  // wrong, so that a step of five recordings all right says 6/7, not certainty. Returns
+  // an empty curve when the weights add up to less than 2 * min_block, or when one step
+  // is all there is.
+  static Calibration fit_calibration(std::span<const float> top_probability, std::span<const uint8_t> right,
+                                     std::span<const float> weight, double min_block, double prior = 0.0);
+  const Calibration& calibration() const { return calibration_; }
+  // Throws std::invalid_argument when the knots break the rules above (a damaged pack).
+  void set_calibration(Calibration c);
+  // The curve applied to one softmax probability.
+  float calibrated(float probability) const;
 
   int classes() const { return classes_; }
   int feature_count() const { return static_cast<int>(mean_.size()); }
@@ -61,6 +87,7 @@ class SpeciesModel {
   int classes_ = 0;
   std::vector<float> mean_, scale_, weights_, bias_;
   double temperature_ = 1.0;
+  Calibration calibration_;
 };
 
 // A feature in standard deviations from its training mean, limited to +-kMaxStandardScore.

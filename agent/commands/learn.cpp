@@ -56,6 +56,14 @@ int learn(const LearnCommandOptions& o, std::ostream& out, std::ostream& err) {
   std::snprintf(line, sizeof line, "calibration temperature %.2f; default threshold %.2f\n",
                 pack.model.temperature(), options.threshold);
   out << line;
+  if (const auto& curve = pack.model.calibration(); !curve.probability.empty()) {
+    out << "calibration curve (softmax probability -> share right on held-out recordings):";
+    for (std::size_t k = 0; k < curve.probability.size(); ++k) {
+      std::snprintf(line, sizeof line, " %.2f->%.2f", curve.probability[k], curve.right[k]);
+      out << line;
+    }
+    out << '\n';
+  }
   for (const auto& r : recordings)
     if (r.whole_windows)
       err << "learn: " << r.path << ": no sound detected; learned from 5 s windows of it\n";

@@ -1,6 +1,7 @@
 #include "agent/species/clip_evaluation.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <ostream>
@@ -102,6 +103,7 @@ ClipReport summarize(const std::vector<ClipResult>& results, const std::string& 
       const auto bin = static_cast<std::size_t>(std::clamp(static_cast<int>(confidence * 10.0f), 0, 9));
       ++r.calibration_events[bin];
       r.calibration_right[bin] += right;
+      r.calibration_confidence[bin] += confidence;
     }
     if (c.truth == kNoneLabel) {
       r.none_minutes += c.audio_s / 60.0;
@@ -118,6 +120,13 @@ ClipReport summarize(const std::vector<ClipResult>& results, const std::string& 
     r.labels.push_back(s);
   }
   r.macro_f1 = r.labels.empty() ? 0.0 : f1_sum / static_cast<double>(r.labels.size());
+  int events = 0;
+  for (std::size_t k = 0; k < r.calibration_events.size(); ++k)
+    if (const int n = r.calibration_events[k]; n > 0) {
+      events += n;
+      r.calibration_error += std::fabs(r.calibration_confidence[k] - r.calibration_right[k]);
+    }
+  if (events > 0) r.calibration_error /= events;
   return r;
 }
 
@@ -134,11 +143,15 @@ void print_report(const ClipReport& r, std::ostream& out) {
   out << "\ncalibration (species events by confidence, share naming the recording's label):\n";
   for (std::size_t k = 0; k < r.calibration_events.size(); ++k)
     if (r.calibration_events[k] > 0) {
-      std::snprintf(line, sizeof line, "  %.1f-%.1f: %5d events, %.2f right\n", 0.1 * static_cast<double>(k),
-                    0.1 * static_cast<double>(k + 1), r.calibration_events[k],
+      std::snprintf(line, sizeof line, "  %.1f-%.1f: %5d events, mean confidence %.2f, %.2f right\n",
+                    0.1 * static_cast<double>(k), 0.1 * static_cast<double>(k + 1), r.calibration_events[k],
+                    r.calibration_confidence[k] / r.calibration_events[k],
                     static_cast<double>(r.calibration_right[k]) / r.calibration_events[k]);
       out << line;
     }
+  std::snprintf(line, sizeof line, "  calibration error: %.3f (mean gap between confidence and share right)\n",
+                r.calibration_error);
+  out << line;
   out << "\nper label:\n";
   std::snprintf(line, sizeof line, "  %-32s %7s %9s %7s %6s\n", "label", "clips", "precision", "recall", "F1");
   out << line;
@@ -190,8 +203,12 @@ nlohmann::json to_json(const ClipReport& r, const std::vector<ClipResult>& resul
   nlohmann::json calibration = nlohmann::json::array();
   for (std::size_t k = 0; k < r.calibration_events.size(); ++k)
     calibration.push_back({{"from", 0.1 * static_cast<double>(k)}, {"to", 0.1 * static_cast<double>(k + 1)},
-                           {"events", r.calibration_events[k]}, {"right", r.calibration_right[k]}});
+                           {"events", r.calibration_events[k]}, {"right", r.calibration_right[k]},
+                           {"mean_confidence", r.calibration_events[k] > 0
+                                                   ? r.calibration_confidence[k] / r.calibration_events[k]
+                                                   : 0.0}});
   j["calibration"] = calibration;
+  j["calibration_error"] = r.calibration_error;
   j["confusion"] = {{"columns", r.columns}, {"rows", nlohmann::json::array()}, {"counts", r.confusion}};
   for (const auto& s : r.labels) j["confusion"]["rows"].push_back(s.label);
   nlohmann::json clips = nlohmann::json::array();

@@ -63,6 +63,10 @@ struct ClipReport {
   // Calibration: species events in confidence bins [0.1 k, 0.1 (k + 1)), and how many
   // of them name the recording's label (of events given 0.9, about nine in ten should).
   std::vector<int> calibration_events = std::vector<int>(10, 0), calibration_right = std::vector<int>(10, 0);
+  std::vector<double> calibration_confidence = std::vector<double>(10, 0.0);  // sum per bin
+  // Expected calibration error: the gap between mean confidence and share right in each
+  // bin, weighted by the bin's species events (0: perfectly calibrated).
+  double calibration_error = 0.0;
 };
 
 ClipReport summarize(const std::vector<ClipResult>& results, const std::string& split);

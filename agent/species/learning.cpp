@@ -179,6 +179,68 @@ dsp::SpeciesModel fit(const std::vector<const RecordingSounds*>& recs, const Lab
                                   o.training);
 }
 
+// Calibration from held-out recordings (fold k holds every k-th recording of each
+// label): the temperature, then the curve from the softmax probability to the share of
+// sounds given a species that were right (the probability of "none" is never reported).
+// Each recording weighs 1 in the curve however many sounds it has: the sounds of one
+// recording are right or wrong together, and a long song would otherwise make its own step.
+void calibrate(dsp::SpeciesModel& model, const std::vector<const RecordingSounds*>& usable, const Labels& labels,
+               const LearnOptions& o, int feature_count) {
+  if (o.calibration_folds < 2) return;
+  const auto C = labels.classes.size();
+  std::vector<float> scores;
+  std::vector<int> truth;
+  std::vector<std::size_t> recording_of;      // per held-out sound: its recording
+  std::vector<int> sounds_of(usable.size());  // per recording: its held-out sounds
+  std::map<std::string, int> seen;
+  std::vector<int> fold(usable.size());
+  for (std::size_t i = 0; i < usable.size(); ++i) fold[i] = seen[usable[i]->label]++ % o.calibration_folds;
+  for (int k = 0; k < o.calibration_folds; ++k) {
+    std::vector<const RecordingSounds*> train;
+    std::map<std::string, int> train_labels;
+    for (std::size_t i = 0; i < usable.size(); ++i)
+      if (fold[i] != k) {
+        train.push_back(usable[i]);
+        ++train_labels[usable[i]->label];
+      }
+    // A label with one recording cannot be held out and learned at once: such tiny
+    // sets (the demo pack) keep temperature 1 and no curve.
+    if (train_labels.size() < C) continue;
+    const dsp::SpeciesModel m = fit(train, labels, o, feature_count);
+    std::vector<float> s(C);
+    for (std::size_t i = 0; i < usable.size(); ++i) {
+      if (fold[i] != k) continue;
+      // Score what the live classifier scores: each sound with its bout so far.
+      dsp::Bout bout(o.features.bout_gap_s);
+      const RecordingSounds& r = *usable[i];
+      for (std::size_t j = 0; j < r.pools.size(); ++j) {
+        const auto& pool = bout.add(r.sounds[j].start_s, r.sounds[j].end_s, r.pools[j]);
+        if (pool.active_frames() == 0) continue;
+        m.scores(pool.vector(), s);
+        scores.insert(scores.end(), s.begin(), s.end());
+        truth.push_back(labels.index.at(r.label));
+        recording_of.push_back(i);
+        ++sounds_of[i];
+      }
+    }
+  }
+  model.set_temperature(dsp::SpeciesModel::fit_temperature(static_cast<int>(C), scores, truth));
+  const auto none = labels.index.find(kNoneLabel);
+  std::vector<float> top, weight, p(C);
+  std::vector<uint8_t> right;
+  for (std::size_t i = 0; i < truth.size(); ++i) {
+    std::copy_n(scores.begin() + static_cast<std::ptrdiff_t>(i * C), C, p.begin());
+    dsp::softmax(p, model.temperature());
+    const auto best = static_cast<int>(std::max_element(p.begin(), p.end()) - p.begin());
+    if (none != labels.index.end() && best == none->second) continue;
+    top.push_back(p[static_cast<std::size_t>(best)]);
+    right.push_back(best == truth[i] ? 1 : 0);
+    weight.push_back(1.0f / static_cast<float>(sounds_of[recording_of[i]]));
+  }
+  model.set_calibration(dsp::SpeciesModel::fit_calibration(top, right, weight, kCalibrationStepRecordings,
+                                                             kCalibrationPriorRecordings));
+}
+
 }  // namespace
 
 ProfilePack learn_pack(const std::vector<RecordingSounds>& recs, const LearnOptions& o) {
@@ -195,43 +257,7 @@ ProfilePack learn_pack(const std::vector<RecordingSounds>& recs, const LearnOpti
   ProfilePack pack;
   pack.model = fit(usable, labels, o, F);
 
-  // Temperature from held-out recordings: fold k holds every k-th recording of each label.
-  if (o.calibration_folds >= 2) {
-    std::vector<float> scores;
-    std::vector<int> truth;
-    std::map<std::string, int> seen;
-    std::vector<int> fold(usable.size());
-    for (std::size_t i = 0; i < usable.size(); ++i) fold[i] = seen[usable[i]->label]++ % o.calibration_folds;
-    for (int k = 0; k < o.calibration_folds; ++k) {
-      std::vector<const RecordingSounds*> train;
-      std::map<std::string, int> train_labels;
-      for (std::size_t i = 0; i < usable.size(); ++i)
-        if (fold[i] != k) {
-          train.push_back(usable[i]);
-          ++train_labels[usable[i]->label];
-        }
-      // A label with one recording cannot be held out and learned at once: such tiny
-      // sets (the demo pack) keep temperature 1.
-      if (train_labels.size() < labels.classes.size()) continue;
-      const dsp::SpeciesModel m = fit(train, labels, o, F);
-      std::vector<float> s(labels.classes.size());
-      for (std::size_t i = 0; i < usable.size(); ++i) {
-        if (fold[i] == k) {
-          // Score what the live classifier scores: each sound with its bout so far.
-          dsp::Bout bout(o.features.bout_gap_s);
-          const RecordingSounds& r = *usable[i];
-          for (std::size_t j = 0; j < r.pools.size(); ++j) {
-            const auto& pool = bout.add(r.sounds[j].start_s, r.sounds[j].end_s, r.pools[j]);
-            if (pool.active_frames() == 0) continue;
-            m.scores(pool.vector(), s);
-            scores.insert(scores.end(), s.begin(), s.end());
-            truth.push_back(labels.index.at(r.label));
-          }
-        }
-      }
-    }
-    pack.model.set_temperature(dsp::SpeciesModel::fit_temperature(static_cast<int>(labels.classes.size()), scores, truth));
-  }
+  calibrate(pack.model, usable, labels, o, F);
 
   pack.description = o.description;
   pack.demo = o.demo;

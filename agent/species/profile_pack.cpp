@@ -78,6 +78,8 @@ std::string serialize_profile_pack(const ProfilePack& p) {
                 {"scale", m.scale()},
                 {"weights", weights},
                 {"bias", m.bias()}};
+  if (!m.calibration().probability.empty())
+    j["model"]["calibration"] = {{"probability", m.calibration().probability}, {"right", m.calibration().right}};
   const auto& t = p.training;
   j["training"] = {{"recordings", t.recordings}, {"sounds", t.sounds},       {"examples", t.examples},
                    {"audio_s", t.audio_s},       {"l2", t.l2},               {"iterations", t.iterations}};
@@ -154,6 +156,9 @@ ProfilePack parse_profile_pack(const std::string& bytes, const std::string& orig
     p.model = dsp::SpeciesModel(static_cast<int>(p.classes.size()), m.at("mean").get<std::vector<float>>(),
                                 m.at("scale").get<std::vector<float>>(), std::move(weights),
                                 m.at("bias").get<std::vector<float>>(), m.at("temperature").get<double>());
+    if (m.contains("calibration"))  // packs learned before the curve have none: the softmax as it is
+      p.model.set_calibration({m.at("calibration").at("probability").get<std::vector<float>>(),
+                               m.at("calibration").at("right").get<std::vector<float>>()});
     if (p.model.feature_count() != dsp::FeaturePool::size(s.mel.bands))
       throw fail("damaged profile pack: model has " + std::to_string(p.model.feature_count()) + " features, expected " +
                  std::to_string(dsp::FeaturePool::size(s.mel.bands)));

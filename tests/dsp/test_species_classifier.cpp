@@ -191,3 +191,83 @@ TEST_CASE("species model: a feature far outside what was learned counts as kMaxS
   CHECK(dsp::standard_score(-1e30f, 0.0f, 1.0f) == -dsp::kMaxStandardScore);
   CHECK(dsp::standard_score(3.0f, 1.0f, 2.0f) == doctest::Approx(1.0f));
 }
+
+TEST_CASE("species model: the calibration curve maps a probability to the share right at it") {
+  // Held-out sounds: at 0.3 right 1 time in 4, at 0.6 right 3 in 4, at 0.9 right 3 in 4
+  // (no better than at 0.6: the two pool into one step), 40 of each.
+  std::vector<float> top;
+  std::vector<uint8_t> right;
+  for (const auto& [p, share] : {std::pair{0.3f, 1}, {0.6f, 3}, {0.9f, 3}})
+    for (int i = 0; i < 40; ++i) {
+      top.push_back(p);
+      right.push_back(i % 4 < share ? 1 : 0);
+    }
+  const std::vector<float> ones(top.size(), 1.0f);
+  const auto c = dsp::SpeciesModel::fit_calibration(top, right, ones, 40);
+  REQUIRE(c.probability.size() == 2);
+  CHECK(c.probability[0] == doctest::Approx(0.3f));
+  CHECK(c.right[0] == doctest::Approx(0.25f));
+  CHECK(c.probability[1] == doctest::Approx(0.75f));  // the mean of the pooled 0.6 and 0.9
+  CHECK(c.right[1] == doctest::Approx(0.75f));
+  // A block under min_block joins its neighbour: with 50 per block only one step is left,
+  // and one step is no curve.
+  CHECK(dsp::SpeciesModel::fit_calibration(top, right, ones, 50).probability.empty());
+  CHECK(dsp::SpeciesModel::fit_calibration(std::span(top).first(30), std::span(right).first(30),
+                                           std::span(ones).first(30), 40).probability.empty());
+  // Weights: the sounds at 0.3 counted four times as much as the rest. Their share is
+  // still 1/4; the step above now needs 40 in weight, which the 80 others still make.
+  std::vector<float> heavy(ones);
+  std::fill_n(heavy.begin(), 40, 4.0f);
+  const auto w = dsp::SpeciesModel::fit_calibration(top, right, heavy, 40);
+  REQUIRE(w.probability.size() == 2);
+  CHECK(w.right[0] == doctest::Approx(0.25f));
+  CHECK(w.right[1] == doctest::Approx(0.75f));
+  // With a minimum of 100 the light step (80) joins the heavy one: one step, no curve.
+  CHECK(dsp::SpeciesModel::fit_calibration(top, right, heavy, 100).probability.empty());
+
+  dsp::SpeciesModel m(2, {0.0f}, {1.0f}, {0.0f, 0.0f}, {0.0f, 0.0f}, 1.0);
+  std::vector<float> p(2);
+  m.predict(std::vector<float>{0.0f}, p);
+  CHECK(p[0] == doctest::Approx(0.5f));  // no curve: the softmax as it is
+  m.set_calibration(c);
+  CHECK(m.calibrated(0.1f) == doctest::Approx(0.25f));  // flat beyond the ends
+  CHECK(m.calibrated(0.95f) == doctest::Approx(0.75f));
+  CHECK(m.calibrated(0.525f) == doctest::Approx(0.5f));  // linear between knots
+  m.predict(std::vector<float>{0.0f}, p);
+  CHECK(p[0] == doctest::Approx(m.calibrated(0.5f)));
+  CHECK_THROWS_WITH_AS(m.set_calibration({{0.5f, 0.4f}, {0.2f, 0.3f}}), "calibration: probabilities not increasing",
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(m.set_calibration({{0.2f, 0.4f}, {0.5f, 0.3f}}), "calibration: shares decreasing",
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(m.set_calibration({{0.2f, 1.5f}, {0.5f, 0.6f}}), "calibration: a knot outside 0..1",
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(m.set_calibration({{0.2f}, {0.5f, 0.6f}}), "calibration: 1 probabilities for 2 shares",
+                       std::invalid_argument);
+}
+
+TEST_CASE("species model: a calibration prior keeps a step of few sounds from certainty") {
+  // 5 sounds at 0.2 all wrong, 5 at 0.9 all right: without a prior the curve says 0 and 1;
+  // with a prior of 2 (one right, one wrong) it says 1/7 and 6/7.
+  std::vector<float> top = {0.2f, 0.2f, 0.2f, 0.2f, 0.2f, 0.9f, 0.9f, 0.9f, 0.9f, 0.9f};
+  std::vector<uint8_t> right = {0, 0, 0, 0, 0, 1, 1, 1, 1, 1};
+  const std::vector<float> ones(top.size(), 1.0f);
+  const auto bare = dsp::SpeciesModel::fit_calibration(top, right, ones, 5);
+  REQUIRE(bare.right.size() == 2);
+  CHECK(bare.right[0] == 0.0f);
+  CHECK(bare.right[1] == 1.0f);
+  const auto shrunk = dsp::SpeciesModel::fit_calibration(top, right, ones, 5, 2.0);
+  REQUIRE(shrunk.right.size() == 2);
+  CHECK(shrunk.right[0] == doctest::Approx(1.0 / 7.0));
+  CHECK(shrunk.right[1] == doctest::Approx(6.0 / 7.0));
+  // Steps stay increasing when the prior pulls a light step below a heavy one: 100 sounds
+  // at 0.5 right 90 %, 5 at 0.9 right 4 times (0.80 with the prior, under 0.90): one step.
+  std::vector<float> t2(100, 0.5f);
+  std::vector<uint8_t> r2(100, 0);
+  std::fill_n(r2.begin(), 90, 1);
+  for (int i = 0; i < 5; ++i) {
+    t2.push_back(0.9f);
+    r2.push_back(i < 4 ? 1 : 0);
+  }
+  const std::vector<float> w2(t2.size(), 1.0f);
+  CHECK(dsp::SpeciesModel::fit_calibration(t2, r2, w2, 5, 2.0).probability.empty());
+}

@@ -153,3 +153,23 @@ TEST_CASE("learn: manifest and pack problems give one line and a usage exit") {
   CHECK(analyze(ao, aout, aerr) == kExitUsage);
   CHECK(aerr.str() == "analyze: " + (dir / "broken.pack") + ": damaged profile pack: checksum mismatch\n");
 }
+
+TEST_CASE("evaluate: calibration by confidence bin and its error") {
+  // Events given 0.9 and right 9 times in 10: no gap. Events given 0.6 and right 1 time
+  // in 4: a gap of 0.35 over 4 of the 14 events.
+  ClipResult a, b;
+  a.truth = a.predicted = "Parus major";
+  b.truth = b.predicted = "Turdus merula";
+  for (int i = 0; i < 10; ++i) a.species_event_confidence.emplace_back(0.9f, i < 9);
+  for (int i = 0; i < 4; ++i) b.species_event_confidence.emplace_back(0.6f, i < 1);
+  const ClipReport r = summarize({a, b}, "test");
+  CHECK(r.calibration_events[9] == 10);
+  CHECK(r.calibration_right[9] == 9);
+  CHECK(r.calibration_events[6] == 4);
+  CHECK(r.calibration_error == doctest::Approx(4.0 * 0.35 / 14.0).epsilon(1e-5));
+  std::ostringstream text;
+  print_report(r, text);
+  CHECK(text.str().find("0.6-0.7:     4 events, mean confidence 0.60, 0.25 right") != std::string::npos);
+  CHECK(text.str().find("calibration error: 0.100") != std::string::npos);
+  CHECK(to_json(r, {a, b})["calibration_error"].get<double>() == doctest::Approx(0.1).epsilon(1e-5));
+}

@@ -39,6 +39,25 @@ TEST_CASE("profile pack: what is saved is loaded") {
   CHECK(q.model.bias() == p.model.bias());
   CHECK(q.min_sample_rate_hz() == 22000.0);
   CHECK(q.training.recordings == 4);
+  CHECK(q.model.calibration().probability.empty());  // none learned: none saved, none loaded
+}
+
+TEST_CASE("profile pack: the calibration curve is saved and loaded; a broken one is refused") {
+  ProfilePack p = small_pack();
+  p.model.set_calibration({{0.2f, 0.5f, 0.9f}, {0.1f, 0.6f, 0.8f}});
+  const std::string bytes = serialize_profile_pack(p);
+  const ProfilePack q = parse_profile_pack(bytes, "p.pack");
+  CHECK(q.model.calibration().probability == p.model.calibration().probability);
+  CHECK(q.model.calibration().right == p.model.calibration().right);
+  // A curve that goes down, with a valid checksum: refused, not used.
+  std::string payload = bytes.substr(bytes.find('\n') + 1);
+  const auto at = payload.find("0.800000011920929");
+  REQUIRE(at != std::string::npos);
+  payload.replace(at, 17, "0.05");
+  char head[64];
+  std::snprintf(head, sizeof head, "birdsong-profiles 1 crc32=%08x\n", crc32(payload));
+  CHECK_THROWS_WITH_AS(parse_profile_pack(head + payload, "p.pack"),
+                       "p.pack: damaged profile pack: calibration: shares decreasing", ProfilePackError);
 }
 
 TEST_CASE("profile pack: a damaged pack, another format or feature version is refused") {
