@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <map>
@@ -20,22 +21,35 @@ Tally tally(const std::vector<std::string>& expected, const std::vector<std::str
   std::map<std::string, std::size_t> order;  // id -> position in the printed order
   for (std::size_t i = 0; i < expected.size(); ++i) order.emplace(expected[i], i);
   std::map<std::string, int> seen;
-  std::optional<std::size_t> latest;
+  std::vector<std::string> marks;  // per arrival: its printed position, "d" for a repeat
+  std::optional<std::size_t> latest, disorder_at;
   for (const std::string& id : received) {
+    const auto it = order.find(id);
+    const std::string position = it == order.end() ? "?" : std::to_string(it->second);
     if (seen[id]++ > 0) {
       ++t.duplicates;
+      marks.push_back(position + "d");
       continue;
     }
-    const auto it = order.find(id);
+    marks.push_back(position);
     if (it == order.end()) {
       ++t.unexpected;
       continue;
     }
-    if (latest && it->second < *latest) ++t.out_of_order;
+    if (latest && it->second < *latest) {
+      ++t.out_of_order;
+      if (!disorder_at) disorder_at = marks.size() - 1;
+    }
     if (!latest || it->second > *latest) latest = it->second;
   }
   for (const std::string& id : expected)
     if (seen.count(id) == 0) ++t.lost;
+  if (disorder_at) {
+    const std::size_t from = *disorder_at > 12 ? *disorder_at - 12 : 0;
+    const std::size_t to = std::min(marks.size(), *disorder_at + 13);
+    for (std::size_t i = from; i < to; ++i)
+      t.first_disorder += (i > from ? " " : "") + (i == *disorder_at ? "[" + marks[i] + "]" : marks[i]);
+  }
   return t;
 }
 
@@ -43,6 +57,7 @@ std::string describe(const Tally& t) {
   std::ostringstream s;
   s << t.expected << " events, lost " << t.lost << ", duplicates " << t.duplicates << ", out of order "
     << t.out_of_order << ", unprinted " << t.unexpected;
+  if (!t.first_disorder.empty()) s << " (arrivals by printed position: " << t.first_disorder << ")";
   return s.str();
 }
 

@@ -33,6 +33,10 @@ struct Tally {
   std::size_t duplicates = 0;    // arrivals of an id already received
   std::size_t out_of_order = 0;  // arrivals of an id printed before one already received
   std::size_t unexpected = 0;    // arrivals of an id never printed
+  // The first out-of-order arrival in context: printed positions of the arrivals around
+  // it ("12 13 [9] 14", duplicates marked "d", ids never printed "?"), to tell whether the
+  // agent or the broker reordered.
+  std::string first_disorder;
 };
 
 Tally tally(const std::vector<std::string>& expected, const std::vector<std::string>& received);
