@@ -129,12 +129,9 @@ SpeciesModel::Calibration SpeciesModel::fit_calibration(std::span<const float> t
       }
     }
   };
-  for (std::size_t i : order) {
-    if (!(weight[i] > 0.0f)) continue;
-    blocks.push_back({top[i] * weight[i], right[i] ? weight[i] : 0.0, weight[i]});
-    while (blocks.size() > 1 && share(blocks[blocks.size() - 2]) >= share(blocks.back()))
-      merge_with_next(blocks.size() - 2);
-  }
+  for (std::size_t i : order)
+    if (weight[i] > 0.0f) blocks.push_back({top[i] * weight[i], right[i] ? weight[i] : 0.0, weight[i]});
+  pool_violators();
   // A step lighter than min_block joins the neighbour closer in share.
   for (;;) {
     std::size_t smallest = 0;

@@ -182,8 +182,9 @@ dsp::SpeciesModel fit(const std::vector<const RecordingSounds*>& recs, const Lab
 // Calibration from held-out recordings (fold k holds every k-th recording of each
 // label): the temperature, then the curve from the softmax probability to the share of
 // sounds given a species that were right (the probability of "none" is never reported).
-// Each recording weighs 1 in the curve however many sounds it has: the sounds of one
-// recording are right or wrong together, and a long song would otherwise make its own step.
+// The held-out sounds of one recording share a weight of 1 in the curve, however many
+// there are: they are right or wrong together, and a long song would otherwise make its
+// own step.
 void calibrate(dsp::SpeciesModel& model, const std::vector<const RecordingSounds*>& usable, const Labels& labels,
                const LearnOptions& o, int feature_count) {
   if (o.calibration_folds < 2) return;

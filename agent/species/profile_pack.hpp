@@ -7,8 +7,8 @@
 // works at any sample rate >= min_sample_rate_hz), the classes (label, common name,
 // threshold, training counts), the model (standardisation, weights, temperature,
 // calibration curve) and training statistics. The curve is optional: packs learned before
-// it, and packs too small to hold recordings out, have none. A pack of another format or feature version, or one whose
-// checksum does not match, is refused with one line saying so.
+// it, and packs too small to hold recordings out, have none. A pack of another format or
+// feature version, or one whose checksum does not match, is refused with one line saying so.
 #pragma once
 
 #include <cstdint>

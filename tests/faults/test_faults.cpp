@@ -411,3 +411,16 @@ TEST_CASE("faults: an event storm (about 1000 events per minute of audio) in bou
   CHECK(runs[1].peak_kb - runs[0].peak_kb < 16 * 1024);
 #endif
 }
+
+TEST_CASE("faults: the oracle counts and shows an arrival out of order") {
+  const std::vector<std::string> printed = {"a", "b", "c", "d"};
+  const Tally t = tally(printed, {"a", "c", "b", "c", "d", "x"});
+  CHECK(t.lost == 0);
+  CHECK(t.duplicates == 1);
+  CHECK(t.out_of_order == 1);
+  CHECK(t.unexpected == 1);
+  CHECK(t.first_disorder == "0 2 [1] 2d 3 ?");
+  CHECK(describe(t) == "4 events, lost 0, duplicates 1, out of order 1, unprinted 1 "
+                       "(arrivals by printed position: 0 2 [1] 2d 3 ?)");
+  CHECK(tally(printed, {"a", "b", "d"}).first_disorder.empty());
+}
