@@ -1,9 +1,13 @@
 #include "dsp/mel_spectrogram.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
+
+#include "dsp/max_of.hpp"
 
 namespace birdsong::dsp {
 
@@ -14,14 +18,17 @@ namespace {
 double hz_to_mel(double hz) { return 2595.0 * std::log10(1.0 + hz / 700.0); }
 double mel_to_hz(double mel) { return 700.0 * (std::pow(10.0, mel / 2595.0) - 1.0); }
 
-// 10 log10(x) for x > 0 to within 0.004 dB: exponent from frexp, mantissa by a cubic in
-// (m - 1) on [1, 2). std::log10 was a fifth of the classifier's time on a Pi-class budget.
+// 10 log10(x) for x > 0 to within 0.004 dB: exponent from the float's bits (as frexp
+// gives it), mantissa by a cubic in (m - 1) on [1, 2). std::log10 was a fifth of the
+// classifier's time on a Pi-class budget, and frexp was a call.
 float fast_db(float x) {
-  int e = 0;
-  const float m = 2.0f * std::frexp(x, &e);  // m in [1, 2)
+  const auto bits = std::bit_cast<uint32_t>(x);
+  const auto biased = static_cast<int>((bits >> 23) & 0xffu);
+  if (biased == 0 || biased == 0xff) return 10.0f * std::log10(x);  // subnormal, infinite, NaN
+  const float m = std::bit_cast<float>((bits & 0x7fffffu) | 0x3f800000u);  // in [1, 2)
   const float t = m - 1.0f;
   const float log2m = t * (1.4234932f + t * (-0.5877653f + t * 0.1655864f));
-  return 3.0103f * (static_cast<float>(e - 1) + log2m);
+  return 3.0103f * (static_cast<float>(biased - 127) + log2m);
 }
 
 // Validates before the Stft is built, so a bad rate is reported by its name here.
@@ -78,34 +85,39 @@ MelSpectrogram::MelSpectrogram(double sample_rate_hz, const MelConfig& config)
     centre_hz_.push_back(mid);
     double total = 0.0;
     const std::size_t first = weights_.size();
+    band_first_.push_back(first);
     for (int k = lo_bin_; k <= hi_bin_; ++k) {
       const double f = k * bin_hz;
       double w = 0.0;
       if (f > lo && f <= mid) w = (f - lo) / (mid - lo);
       else if (f > mid && f < hi) w = (hi - f) / (hi - mid);
       if (w > 0.0) {
-        weights_.push_back({k, b, static_cast<float>(w)});
+        weights_.push_back({k, static_cast<float>(w)});
         total += w;
       }
     }
     if (total == 0.0) {
-      weights_.push_back({std::clamp(static_cast<int>(std::lround(mid / bin_hz)), 1, fft_size / 2), b, 1.0f});
+      weights_.push_back({std::clamp(static_cast<int>(std::lround(mid / bin_hz)), 1, fft_size / 2), 1.0f});
       total = 1.0;
     }
     // Mean power per bin: band levels do not depend on the FFT size (the sample rate).
     for (std::size_t i = first; i < weights_.size(); ++i) weights_[i].w = static_cast<float>(weights_[i].w / total);
   }
-  band_power_.assign(static_cast<std::size_t>(config.bands), 0.0f);
+  band_first_.push_back(weights_.size());
   band_db_.assign(static_cast<std::size_t>(config.bands), 0.0f);
 }
 
 void MelSpectrogram::to_bands(std::span<const float> power, float& peak_hz) {
-  std::fill(band_power_.begin(), band_power_.end(), 0.0f);
-  for (const Weight& w : weights_) band_power_[w.band] += w.w * power[w.bin];
-  for (std::size_t b = 0; b < band_power_.size(); ++b) band_db_[b] = fast_db(band_power_[b] + 1e-12f);
+  // Band by band with the sum in a register (it was a loop-carried load through memory).
+  for (std::size_t b = 0; b + 1 < band_first_.size(); ++b) {
+    float sum = 0.0f;
+    for (std::size_t i = band_first_[b]; i < band_first_[b + 1]; ++i) sum += weights_[i].w * power[weights_[i].bin];
+    band_db_[b] = fast_db(sum + 1e-12f);
+  }
+  // The peak is the first bin holding the largest power.
+  const float best = max_of(&power[static_cast<std::size_t>(lo_bin_)], static_cast<std::size_t>(hi_bin_ - lo_bin_ + 1));
   int peak = lo_bin_;
-  for (int k = lo_bin_ + 1; k <= hi_bin_; ++k)
-    if (power[k] > power[peak]) peak = k;
+  while (peak < hi_bin_ && !(power[static_cast<std::size_t>(peak)] >= best)) ++peak;
   peak_hz = static_cast<float>(peak * stft_.bin_hz());
 }
 

@@ -61,16 +61,15 @@ class MelSpectrogram {
 
   struct Weight {
     int bin;
-    int band;
     float w;
   };
   MelConfig config_;
   Stft stft_;
   int lo_bin_ = 0;
   int hi_bin_ = 0;
-  std::vector<Weight> weights_;  // sparse triangular filters
+  std::vector<Weight> weights_;           // sparse triangular filters, band by band
+  std::vector<std::size_t> band_first_;   // band b's weights: [band_first_[b], band_first_[b + 1])
   std::vector<double> centre_hz_;
-  std::vector<float> band_power_;
   std::vector<float> band_db_;
 };
 

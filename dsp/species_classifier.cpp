@@ -37,6 +37,9 @@ SoundHistory::SoundHistory(double sample_rate_hz, const SpeciesFeatureSetup& set
   block_peak_.reserve(capacity_);
   background_.assign(bands, 0.0f);
   column_.reserve(capacity_ * bands);
+  window_db_.assign(bands, 2.0f);
+  below_.assign(bands, 0u);
+  inside_.assign(bands, 0u);
 }
 
 void SoundHistory::process(std::span<const float> samples) {
@@ -47,6 +50,57 @@ void SoundHistory::process(std::span<const float> samples) {
     peak_hz_[slot] = peak_hz;
     frames_ = frame + 1;
   });
+}
+
+// Each band's background is the q-th smallest of its `held` values: exact, the same
+// value a full selection gives. Selecting among all of them every second was most of the
+// pooling time, and the level moves little in a second. So one branch-free pass over the
+// ring counts, in each band, the values below a window around the previous level and
+// gathers those inside it; when the q-th value falls inside, it is selected from the few
+// gathered. Otherwise (the first time, or the level moved out of the window) the band is
+// selected from in full and its window widened; a window that gathers many is narrowed.
+void SoundHistory::update_background(int64_t oldest, std::size_t held, std::size_t q) {
+  const auto bands = static_cast<std::size_t>(mel_.bands());
+  const bool previous = background_frames_ > 0;
+  column_.resize(held * bands);  // band b gathers at [b * held, b * held + inside_[b])
+  const std::size_t start = static_cast<std::size_t>(oldest) % capacity_;
+  // The ring's frames in time order: [start, capacity_) then [0, rest).
+  const std::size_t first_part = std::min(held, capacity_ - start), rest = held - first_part;
+  if (previous) {
+    for (std::size_t b = 0; b < bands; ++b) {
+      const float lo = background_[b] - window_db_[b], hi = background_[b] + window_db_[b];
+      float* gathered = &column_[b * held];
+      uint32_t below = 0, inside = 0;
+      auto scan = [&](std::size_t from, std::size_t count) {
+        const float* v = &db_[from * bands + b];  // strided: the ring (200 kB) stays in cache
+        for (std::size_t k = 0; k < count; ++k, v += bands) {
+          const float x = *v;
+          below += static_cast<uint32_t>(x < lo);
+          gathered[inside] = x;
+          inside += static_cast<uint32_t>(x >= lo) & static_cast<uint32_t>(x <= hi);  // no branch
+        }
+      };
+      scan(start, first_part);
+      scan(0, rest);
+      below_[b] = below;
+      inside_[b] = inside;
+    }
+  }
+  for (std::size_t b = 0; b < bands; ++b) {
+    const auto band = column_.begin() + static_cast<std::ptrdiff_t>(b * held);
+    std::size_t n = held, k = q;
+    if (previous && below_[b] <= q && q < below_[b] + inside_[b]) {
+      n = inside_[b];
+      k = q - below_[b];
+      if (n > held / 8) window_db_[b] = std::max(0.05f, window_db_[b] * 0.75f);
+    } else {
+      for (std::size_t i = 0; i < first_part; ++i) band[static_cast<std::ptrdiff_t>(i)] = db_[(start + i) * bands + b];
+      for (std::size_t i = 0; i < rest; ++i) band[static_cast<std::ptrdiff_t>(first_part + i)] = db_[i * bands + b];
+      if (previous) window_db_[b] = std::min(60.0f, window_db_[b] * 2.0f);
+    }
+    std::nth_element(band, band + static_cast<std::ptrdiff_t>(k), band + static_cast<std::ptrdiff_t>(n));
+    background_[b] = band[static_cast<std::ptrdiff_t>(k)];
+  }
 }
 
 FeaturePool SoundHistory::pool(double start_s, double end_s) {
@@ -69,21 +123,8 @@ FeaturePool SoundHistory::pool(double start_s, double end_s) {
   const bool fresh = background_frames_ > 0 && frames_ - background_frames_ < static_cast<int64_t>(rate) &&
                      background_frames_ >= std::min<int64_t>(frames_, static_cast<int64_t>(capacity_) / 2);
   if (!fresh) {
+    update_background(oldest, held, q);
     background_frames_ = frames_;
-    // The history band by band, copied walking the ring once (no division per value:
-    // this was most of the classifier's time), then each band's quantile.
-    column_.resize(held * bands);
-    std::size_t slot = static_cast<std::size_t>(oldest) % capacity_;
-    for (std::size_t k = 0; k < held; ++k) {
-      const float* row = &db_[slot * bands];
-      for (std::size_t b = 0; b < bands; ++b) column_[b * held + k] = row[b];
-      if (++slot == capacity_) slot = 0;
-    }
-    for (std::size_t b = 0; b < bands; ++b) {
-      const auto band = column_.begin() + static_cast<std::ptrdiff_t>(b * held);
-      std::nth_element(band, band + static_cast<std::ptrdiff_t>(q), band + static_cast<std::ptrdiff_t>(held));
-      background_[b] = band[static_cast<std::ptrdiff_t>(q)];
-    }
   }
 
   // Copy the sound and one frame of context each side into a contiguous block.

@@ -11,6 +11,7 @@
 // song is classified with the evidence of the nine before it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -55,6 +56,10 @@ class SoundHistory {
 
   const SpeciesFeatureSetup& setup() const { return setup_; }
   int bands() const { return mel_.bands(); }
+  // Each band's background level as the last pool() computed it, and the frames the
+  // history holds (the newest ones).
+  const std::vector<float>& background_db() const { return background_; }
+  int64_t frames_held() const { return std::min<int64_t>(frames_, static_cast<int64_t>(capacity_)); }
 
  private:
   SpeciesFeatureSetup setup_;
@@ -64,8 +69,11 @@ class SoundHistory {
   std::vector<float> peak_hz_;  // ring: capacity_
   int64_t frames_ = 0;          // frames computed so far
   int64_t background_frames_ = 0;  // frames_ when background_ was computed
+  void update_background(int64_t oldest, std::size_t held, std::size_t q);
+  std::vector<float> window_db_;  // half-width of each band's selection window around its background
   // scratch, reused between sounds
   std::vector<float> block_db_, block_peak_, background_, column_;
+  std::vector<uint32_t> below_, inside_;
 };
 
 // Groups consecutive sounds into bouts and sums their features.

@@ -560,6 +560,10 @@ int main(int argc, char** argv) {
   share("output (event, id, JSON line)", best.output);
   share("total", total);
   line("  (decode alone, outside the loop: %.4f s; bare STFT on samples in memory: %.4f s)", decode_s, stft_s);
+  // Issue 3's budget: classification may add at most 20 % to analyze without profiles.
+  const double species = best.species_features + best.classifier;
+  line("  classification (species features + classifier) adds %.0f %% to the pipeline without it (goal: <= 20 %%)",
+       100.0 * species / std::max(1e-9, total - species));
 
   // Detector's inherent delay, analyze-sized chunks are irrelevant here: a device buffer.
   // 4. A separate analyze process.

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <stdexcept>
 #include <vector>
@@ -134,6 +135,78 @@ TEST_CASE("species features: pools add up (a bout is the sum of its sounds)") {
   apart.add(0.95, 1.35, a);
   CHECK(apart.add(1.95, 2.35, b).active_frames() == b.active_frames());  // 0.6 s gap: a new bout
   CHECK(apart.sounds() == 1);
+}
+
+TEST_CASE("species features: the 3x3 smoothing is the mean of the neighbours inside the block") {
+  // Three bands, background 0: the sound's frame alone, with one frame of context after
+  // it, and with context on both sides. The shape feature is the smoothed level minus
+  // the frame's loudest smoothed band.
+  const int bands = 3;
+  const std::vector<float> background(bands, 0.0f);
+  struct Case {
+    std::vector<float> db;
+    std::size_t begin;
+    std::array<double, 3> shape;
+  };
+  const std::vector<Case> cases = {
+      {{10, 20, 40}, 0, {15.0 - 30.0, 70.0 / 3.0 - 30.0, 0.0}},
+      {{10, 20, 40, 0, 0, 0}, 0, {7.5 - 15.0, 70.0 / 6.0 - 15.0, 0.0}},
+      {{0, 0, 0, 10, 20, 40, 0, 0, 0}, 1, {5.0 - 10.0, 70.0 / 9.0 - 10.0, 0.0}},
+  };
+  for (const Case& c : cases) {
+    const std::vector<float> peak(c.db.size() / bands, 3000.0f);
+    dsp::MelBlock block{bands, 62.5, c.db, peak, c.begin, c.begin + 1};
+    dsp::FeaturePool pool(bands);
+    pool.add(block, background, dsp::SpeciesFeatureConfig{});
+    REQUIRE(pool.active_frames() == 1);
+    const auto v = pool.vector();
+    for (std::size_t b = 0; b < 3; ++b) {
+      CHECK(v[b] == doctest::Approx(c.db[c.begin * bands + b]));  // mean excess: the frame itself
+      CHECK(v[2 * bands + b] == doctest::Approx(c.shape[b]));
+    }
+  }
+}
+
+TEST_CASE("species features: the background is exactly the quantile of the history as the level moves") {
+  // Noise whose level jumps up 25 dB at 12 s and back down at 30 s, longer than the
+  // 20 s history: each band's background must be the exact 20 % quantile of the frames
+  // held, and the pooled features those of the same frames against it.
+  const double rate = 32000.0;
+  auto x = test::noise(40.0, rate, 0.0005);
+  const auto loud = test::noise(18.0, rate, 0.009, 7);
+  for (std::size_t i = 0; i < loud.size(); ++i) x[static_cast<std::size_t>(12.0 * rate) + i] += loud[i];
+  for (int s = 1; s < 40; s += 2) test::add_tone(x, rate, 2500.0 + 100.0 * s, 0.3, s + 0.2, s + 0.5);
+  const Frames all = mel_frames(x, rate);
+  const dsp::SpeciesFeatureSetup setup;
+  dsp::SoundHistory history(rate, setup);
+  const auto chunk = static_cast<std::size_t>(1.5 * rate);  // more than a second: each pool recomputes
+  int checked = 0;
+  for (std::size_t at = 0; at + chunk <= x.size(); at += chunk) {
+    history.process(std::span<const float>(x).subspan(at, chunk));
+    const double now = static_cast<double>(at + chunk) / rate;
+    const dsp::FeaturePool pooled = history.pool(now - 1.2, now - 0.2);
+    if (pooled.frames() == 0) continue;
+    // The frames the history holds: the newest frames_held() of those computed so far.
+    const auto held = static_cast<std::size_t>(history.frames_held());
+    dsp::MelSpectrogram mel(rate, setup.mel);
+    std::size_t computed = 0;
+    while (computed < all.peak.size() &&
+           mel.time_s(static_cast<int64_t>(computed)) + 0.5 * 512 / rate <= now + 1e-9)
+      ++computed;
+    REQUIRE(held <= computed);
+    const std::size_t oldest = computed - held, B = kBands;
+    std::vector<float> expected(B), column(held);
+    const auto q = static_cast<std::size_t>(setup.background_quantile * static_cast<double>(held - 1));
+    for (std::size_t b = 0; b < B; ++b) {
+      for (std::size_t k = 0; k < held; ++k) column[k] = all.db[(oldest + k) * B + b];
+      std::nth_element(column.begin(), column.begin() + static_cast<std::ptrdiff_t>(q), column.end());
+      expected[b] = column[q];
+    }
+    REQUIRE(history.background_db().size() == B);
+    for (std::size_t b = 0; b < B; ++b) CHECK(history.background_db()[b] == expected[b]);
+    ++checked;
+  }
+  CHECK(checked >= 20);
 }
 
 TEST_CASE("species model: learns separable classes and calibrates a temperature") {
