@@ -36,10 +36,8 @@ SoundHistory::SoundHistory(double sample_rate_hz, const SpeciesFeatureSetup& set
   block_db_.reserve(capacity_ * bands);
   block_peak_.reserve(capacity_);
   background_.assign(bands, 0.0f);
-  column_.reserve(capacity_ * bands);
+  column_.reserve(capacity_);
   window_db_.assign(bands, 2.0f);
-  below_.assign(bands, 0u);
-  inside_.assign(bands, 0u);
 }
 
 void SoundHistory::process(std::span<const float> samples) {
@@ -62,44 +60,43 @@ void SoundHistory::process(std::span<const float> samples) {
 void SoundHistory::update_background(int64_t oldest, std::size_t held, std::size_t q) {
   const auto bands = static_cast<std::size_t>(mel_.bands());
   const bool previous = background_frames_ > 0;
-  column_.resize(held * bands);  // band b gathers at [b * held, b * held + inside_[b])
+  column_.resize(held);
   const std::size_t start = static_cast<std::size_t>(oldest) % capacity_;
   // The ring's frames in time order: [start, capacity_) then [0, rest).
   const std::size_t first_part = std::min(held, capacity_ - start), rest = held - first_part;
-  if (previous) {
-    for (std::size_t b = 0; b < bands; ++b) {
+  for (std::size_t b = 0; b < bands; ++b) {
+    std::size_t n = held, k = q;
+    bool inside_window = false;
+    if (previous) {
       const float lo = background_[b] - window_db_[b], hi = background_[b] + window_db_[b];
-      float* gathered = &column_[b * held];
-      uint32_t below = 0, inside = 0;
+      std::size_t below = 0, inside = 0;
       auto scan = [&](std::size_t from, std::size_t count) {
         const float* v = &db_[from * bands + b];  // strided: the ring (200 kB) stays in cache
-        for (std::size_t k = 0; k < count; ++k, v += bands) {
+        for (std::size_t i = 0; i < count; ++i, v += bands) {
           const float x = *v;
-          below += static_cast<uint32_t>(x < lo);
-          gathered[inside] = x;
-          inside += static_cast<uint32_t>(x >= lo) & static_cast<uint32_t>(x <= hi);  // no branch
+          below += static_cast<std::size_t>(x < lo);
+          column_[inside] = x;
+          inside += static_cast<std::size_t>(x >= lo) & static_cast<std::size_t>(x <= hi);  // no branch
         }
       };
       scan(start, first_part);
       scan(0, rest);
-      below_[b] = below;
-      inside_[b] = inside;
+      inside_window = below <= q && q < below + inside;
+      if (inside_window) {
+        n = inside;
+        k = q - below;
+        if (n > held / 8) window_db_[b] = std::max(0.05f, window_db_[b] * 0.75f);
+      } else {
+        window_db_[b] = std::min(60.0f, window_db_[b] * 2.0f);
+      }
     }
-  }
-  for (std::size_t b = 0; b < bands; ++b) {
-    const auto band = column_.begin() + static_cast<std::ptrdiff_t>(b * held);
-    std::size_t n = held, k = q;
-    if (previous && below_[b] <= q && q < below_[b] + inside_[b]) {
-      n = inside_[b];
-      k = q - below_[b];
-      if (n > held / 8) window_db_[b] = std::max(0.05f, window_db_[b] * 0.75f);
-    } else {
-      for (std::size_t i = 0; i < first_part; ++i) band[static_cast<std::ptrdiff_t>(i)] = db_[(start + i) * bands + b];
-      for (std::size_t i = 0; i < rest; ++i) band[static_cast<std::ptrdiff_t>(first_part + i)] = db_[i * bands + b];
-      if (previous) window_db_[b] = std::min(60.0f, window_db_[b] * 2.0f);
+    if (!inside_window) {
+      for (std::size_t i = 0; i < first_part; ++i) column_[i] = db_[(start + i) * bands + b];
+      for (std::size_t i = 0; i < rest; ++i) column_[first_part + i] = db_[i * bands + b];
     }
-    std::nth_element(band, band + static_cast<std::ptrdiff_t>(k), band + static_cast<std::ptrdiff_t>(n));
-    background_[b] = band[static_cast<std::ptrdiff_t>(k)];
+    const auto nth = column_.begin() + static_cast<std::ptrdiff_t>(k);
+    std::nth_element(column_.begin(), nth, column_.begin() + static_cast<std::ptrdiff_t>(n));
+    background_[b] = *nth;
   }
 }
 

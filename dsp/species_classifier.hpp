@@ -73,7 +73,6 @@ class SoundHistory {
   std::vector<float> window_db_;  // half-width of each band's selection window around its background
   // scratch, reused between sounds
   std::vector<float> block_db_, block_peak_, background_, column_;
-  std::vector<uint32_t> below_, inside_;
 };
 
 // Groups consecutive sounds into bouts and sums their features.

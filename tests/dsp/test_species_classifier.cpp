@@ -169,8 +169,8 @@ TEST_CASE("species features: the 3x3 smoothing is the mean of the neighbours ins
 
 TEST_CASE("species features: the background is exactly the quantile of the history as the level moves") {
   // Noise whose level jumps up 25 dB at 12 s and back down at 30 s, longer than the
-  // 20 s history: each band's background must be the exact 20 % quantile of the frames
-  // held, and the pooled features those of the same frames against it.
+  // 20 s history (the ring wraps): each band's background must be the exact 20 %
+  // quantile of the frames held.
   const double rate = 32000.0;
   auto x = test::noise(40.0, rate, 0.0005);
   const auto loud = test::noise(18.0, rate, 0.009, 7);
@@ -179,6 +179,8 @@ TEST_CASE("species features: the background is exactly the quantile of the histo
   const Frames all = mel_frames(x, rate);
   const dsp::SpeciesFeatureSetup setup;
   dsp::SoundHistory history(rate, setup);
+  const dsp::MelSpectrogram mel(rate, setup.mel);
+  const double half_frame_s = 0.5 * dsp::fft_size_at(rate, setup.mel.frame_s) / rate;
   const auto chunk = static_cast<std::size_t>(1.5 * rate);  // more than a second: each pool recomputes
   int checked = 0;
   for (std::size_t at = 0; at + chunk <= x.size(); at += chunk) {
@@ -188,10 +190,8 @@ TEST_CASE("species features: the background is exactly the quantile of the histo
     if (pooled.frames() == 0) continue;
     // The frames the history holds: the newest frames_held() of those computed so far.
     const auto held = static_cast<std::size_t>(history.frames_held());
-    dsp::MelSpectrogram mel(rate, setup.mel);
-    std::size_t computed = 0;
-    while (computed < all.peak.size() &&
-           mel.time_s(static_cast<int64_t>(computed)) + 0.5 * 512 / rate <= now + 1e-9)
+    std::size_t computed = 0;  // frames whose last sample has been processed
+    while (computed < all.peak.size() && mel.time_s(static_cast<int64_t>(computed)) + half_frame_s <= now + 1e-9)
       ++computed;
     REQUIRE(held <= computed);
     const std::size_t oldest = computed - held, B = kBands;
