@@ -142,6 +142,7 @@ SpeciesConfig parse_species(const toml::table* table, const std::string& origin)
   SpeciesConfig s;
   r.string("profiles", s.profiles);
   r.number("min_confidence", s.min_confidence, 0.0, 1.0, "");
+  r.number("rescue_confidence", s.rescue_confidence, 0.0, 1.0);
   r.table("thresholds", [&](const std::string& name, const toml::node& n) {
     std::optional<double> v = n.value<double>();
     if (!v || !(*v >= 0.0 && *v <= 1.0)) r.fail("thresholds." + name, TableReader::text_of(n), "a probability from 0 to 1");

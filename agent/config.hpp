@@ -86,6 +86,10 @@ struct SpeciesConfig {
   std::map<std::string, double> thresholds;  // per species (scientific name): overrides min_confidence
   std::vector<std::string> include;          // report only these species (empty: all in the pack)
   std::vector<std::string> exclude;          // never report these
+  // A sound less bird-like than [detector] min_confidence is reported when the pack names
+  // a species for it with at least this calibrated probability (1, the default: never;
+  // README "Species profiles" gives what 0.7 gains and costs).
+  double rescue_confidence = 1.0;
 };
 
 // [weather]: Open-Meteo current weather for [station] latitude/longitude (agent/enrichment/weather.hpp).

@@ -26,12 +26,13 @@ std::chrono::microseconds idle_wait(const AudioConfig& audio, double sample_rate
 Pipeline::Pipeline(const Config& config, double sample_rate_hz, std::ostream& log)
     : station_(config.station.id),
       log_(log),
-      detector_(sample_rate_hz, config.detector),
+      detector_(sample_rate_hz,
+                config.species.profiles.empty() ? config.detector : detector_config_with_profiles(config.detector)),
       idle_(idle_wait(config.audio, sample_rate_hz)),
       chunk_(kChunkSamples) {
   if (!config.species.profiles.empty()) {
     try {
-      profiles_ = std::make_unique<LoadedProfiles>(load_profiles(config.species));
+      profiles_ = std::make_unique<LoadedProfiles>(load_profiles(config.species, config.detector.min_confidence));
     } catch (const ProfilePackError& e) {
       throw ConfigError(e.what());  // a bad pack is a bad configuration: one line, exit 2
     }
@@ -99,7 +100,7 @@ void Pipeline::emit(AudioSource& source) {
     if (first_sample)
       e.time = *first_sample + std::chrono::duration_cast<std::chrono::system_clock::duration>(
                                    std::chrono::duration<double>(s.start_s + dropped_s));
-    if (species_) species_->identify(e);
+    if (species_ && !species_->identify(e)) continue;  // a doubtful sound the pack did not name
     if (enrichment_) enrichment_->enrich(e);
     stats_.events.fetch_add(1, std::memory_order_relaxed);
     for (const EventSink& sink : sinks_) sink(e);

@@ -1,6 +1,6 @@
 // The live analysis loop, shared by `run` (microphone) and `run --replay` (recording):
 //
-//   AudioSource -> SampleRing -> dsp::Detector -> Event -> sinks
+//   AudioSource -> SampleRing -> dsp::Detector -> Event -> SpeciesIdentifier -> sinks
 //
 // The pipeline reads the ring on its own thread (the caller's), feeds the detector,
 // turns each sound into a schema-v1 Event with its UTC time, and hands the event to

@@ -17,8 +17,10 @@ void analyze_file(const std::string& path, const Config& config, EventWriter& wr
   // analyze runs on one thread, so libmpg123's notes can be captured into the one line.
   SoundFile file(path, DecoderNotes::captured);
   const auto file_start = recording_start_time(file);
-  dsp::Detector detector(file.sample_rate_hz(), config.detector);
-  // Species: the classifier keeps its own history of the samples the detector sees.
+  // Species: the classifier keeps its own history of the samples the detector sees, and
+  // judges every sound the detector outlines (identification.hpp).
+  dsp::Detector detector(file.sample_rate_hz(),
+                         profiles != nullptr ? detector_config_with_profiles(config.detector) : config.detector);
   std::optional<SpeciesIdentifier> species;
   if (profiles != nullptr) species.emplace(profiles->pack, profiles->policy, file.sample_rate_hz());
   std::vector<float> chunk(8192);
@@ -33,7 +35,7 @@ void analyze_file(const std::string& path, const Config& config, EventWriter& wr
       if (file_start)
         e.time = *file_start + std::chrono::duration_cast<std::chrono::system_clock::duration>(
                                    std::chrono::duration<double>(s.start_s));
-      if (species) species->identify(e);
+      if (species && !species->identify(e)) continue;
       writer.write(e);
     }
     sounds.clear();
@@ -59,7 +61,7 @@ int analyze(const AnalyzeOptions& options, std::ostream& out, std::ostream& err)
   std::optional<LoadedProfiles> profiles;
   if (!options.config.species.profiles.empty()) {
     try {
-      profiles = load_profiles(options.config.species);
+      profiles = load_profiles(options.config.species, options.config.detector.min_confidence);
     } catch (const std::runtime_error& e) {  // ProfilePackError, ConfigError
       err << "analyze: " << e.what() << '\n';
       return kExitUsage;

@@ -67,6 +67,7 @@ struct SpeciesEvaluateOptions {
   std::string manifest;     // labelled recordings
   std::string profiles;     // pack to score; empty with cross_validate
   int cross_validate = 0;   // K folds by recording (learn on K-1, score the last)
+  unsigned seed = 1;        // the shuffle of each label's recordings into the folds
   bool json = false;
   Config config;            // [detector] and [species] apply
 };

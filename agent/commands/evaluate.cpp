@@ -221,6 +221,10 @@ Command add_evaluate_command(CLI::App& app) {
                     "With --manifest: learn on K-1 folds of the recordings, score the last, K times")
       ->needs(manifest)
       ->check(CLI::Range(2, 100));
+  c.app->add_option("--seed", args->species.seed,
+                    "With --cross-validate: the shuffle of the recordings into folds (another seed, other folds)")
+      ->needs(c.app->get_option("--cross-validate"))
+      ->default_str("1");
   manifest->excludes(c.app->get_option("--annotations"));
   c.app->add_option("--annotation-format", o.annotation_format, "auto, csv, raven or audacity")->default_str("auto");
   c.app->add_option("--audio", o.audio, "The recording a Raven table or Audacity track describes, when it does "
@@ -228,7 +232,7 @@ Command add_evaluate_command(CLI::App& app) {
   c.app->add_option("--events", o.events, "Events written by analyze (jsonl or csv); without it the detector runs");
   c.app->add_option("--iou", o.min_iou, "Least time intersection over union for an event to match a sound")
       ->default_str("0.3");
-  c.app->add_option("--config", args->config_path, "TOML configuration ([detector] applies)");
+  c.app->add_option("--config", args->config_path, "TOML configuration ([detector] applies; with --manifest, [species] too)");
   c.app->add_flag("--json", o.json, "JSON instead of a table");
   c.run = [args] {
     if (!args->config_path.empty()) args->options.config = load_config(args->config_path);

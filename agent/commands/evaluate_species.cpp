@@ -30,7 +30,7 @@ int evaluate_species(const SpeciesEvaluateOptions& o, std::ostream& out, std::os
       pack = load_profile_pack(o.profiles);
       SpeciesConfig settings = o.config.species;
       settings.profiles = o.profiles;
-      policy = resolve_policy(pack, settings);
+      policy = resolve_policy(pack, settings, o.config.detector.min_confidence);
     } catch (const ProfilePackError& e) {
       err << "evaluate: " << e.what() << '\n';
       return kExitUsage;
@@ -50,11 +50,12 @@ int evaluate_species(const SpeciesEvaluateOptions& o, std::ostream& out, std::os
   std::string split;
   try {
     if (o.cross_validate > 0) {
-      results = cross_validate(recordings, o.cross_validate, learn, o.config.species, [&](int k, int n) {
-        err << "evaluate: fold " << k << "/" << n << ": learning\n";
-      });
+      results = cross_validate(
+          recordings, o.cross_validate, learn, o.config.species, o.config.detector.min_confidence,
+          [&](int k, int n) { err << "evaluate: fold " << k << "/" << n << ": learning\n"; }, o.seed);
       split = std::to_string(o.cross_validate) +
-              "-fold cross-validation by recording, stratified by label (fixed shuffle, seed 1)";
+              "-fold cross-validation by recording, stratified by label (fixed shuffle, seed " + std::to_string(o.seed) +
+              ")";
     } else {
       for (const auto& r : recordings) results.push_back(score_clip(pack, policy, r));
       split = "scored with " + o.profiles;

@@ -19,13 +19,18 @@ ClipResult score_clip(const ProfilePack& pack, const SpeciesPolicy& policy, cons
   dsp::Bout bout(pack.features.bout_gap_s);
   std::vector<float> p(static_cast<std::size_t>(pack.model.classes()));
   if (r.whole_windows) return c;  // the detector heard nothing
+  // As analyze does it (SpeciesIdentifier): every sound joins the bout; it is an event
+  // when reported().
   for (std::size_t i = 0; i < r.pools.size(); ++i) {
-    ++c.events;
     const auto& pool = bout.add(r.sounds[i].start_s, r.sounds[i].end_s, r.pools[i]);
-    if (pool.active_frames() == 0) continue;
-    pack.model.predict(pool.vector(), p);
     float confidence = 0.0f;
-    const int s = choose_species(pack, policy, p, confidence);
+    int s = -1;
+    if (pool.active_frames() > 0) {
+      pack.model.predict(pool.vector(), p);
+      s = choose_species(pack, policy, p, confidence);
+    }
+    if (!reported(policy, r.sounds[i].confidence, s, confidence)) continue;
+    ++c.events;
     if (s < 0) continue;
     ++c.species_events;
     c.species_event_confidence.emplace_back(confidence, pack.classes[static_cast<std::size_t>(s)].label == r.label);
@@ -38,14 +43,15 @@ ClipResult score_clip(const ProfilePack& pack, const SpeciesPolicy& policy, cons
 }
 
 std::vector<ClipResult> cross_validate(const std::vector<RecordingSounds>& recs, int folds, const LearnOptions& o,
-                                       const SpeciesConfig& settings, const std::function<void(int, int)>& progress) {
+                                       const SpeciesConfig& settings, double bird_gate,
+                                       const std::function<void(int, int)>& progress, unsigned seed) {
   if (folds < 2) throw std::invalid_argument("--cross-validate: " + std::to_string(folds) + ": expected 2 or more folds");
   // Stratified by label, by recording: shuffle each label's recordings with a fixed
   // seed, then deal them round-robin into the folds.
   std::map<std::string, std::vector<std::size_t>> by_label;
   for (std::size_t i = 0; i < recs.size(); ++i) by_label[recs[i].label].push_back(i);
   std::vector<int> fold(recs.size());
-  std::mt19937 rng(1);
+  std::mt19937 rng(seed);
   int offset = 0;
   for (auto& [label, idx] : by_label) {
     std::shuffle(idx.begin(), idx.end(), rng);
@@ -59,7 +65,7 @@ std::vector<ClipResult> cross_validate(const std::vector<RecordingSounds>& recs,
     for (std::size_t i = 0; i < recs.size(); ++i)
       if (fold[i] != k) train.push_back(recs[i]);
     const ProfilePack pack = learn_pack(train, o);
-    const SpeciesPolicy policy = resolve_policy(pack, settings);
+    const SpeciesPolicy policy = resolve_policy(pack, settings, bird_gate);
     for (std::size_t i = 0; i < recs.size(); ++i)
       if (fold[i] == k) {
         ClipResult c = score_clip(pack, policy, recs[i]);

@@ -38,9 +38,11 @@ struct ClipResult {
 ClipResult score_clip(const ProfilePack& pack, const SpeciesPolicy& policy, const RecordingSounds& recording);
 
 // Learns on K-1 folds, scores the last, for each fold. `progress` gets (fold, K).
+// `bird_gate` is [detector] min_confidence; `seed` shuffles the recordings into folds.
 std::vector<ClipResult> cross_validate(const std::vector<RecordingSounds>& recordings, int folds,
                                        const LearnOptions& options, const SpeciesConfig& settings = {},
-                                       const std::function<void(int, int)>& progress = {});
+                                       double bird_gate = 0.0, const std::function<void(int, int)>& progress = {},
+                                       unsigned seed = 1);
 
 struct LabelScore {
   std::string label;

@@ -5,7 +5,7 @@
 
 namespace birdsong {
 
-SpeciesPolicy resolve_policy(const ProfilePack& pack, const SpeciesConfig& config) {
+SpeciesPolicy resolve_policy(const ProfilePack& pack, const SpeciesConfig& config, double bird_gate) {
   std::set<std::string> known;
   for (const auto& c : pack.classes) known.insert(c.label);
   auto check = [&](const std::string& key, const std::string& name) {
@@ -16,6 +16,8 @@ SpeciesPolicy resolve_policy(const ProfilePack& pack, const SpeciesConfig& confi
   for (const auto& n : config.exclude) check("exclude", n);
   for (const auto& [n, v] : config.thresholds) check("thresholds", n);
   SpeciesPolicy p;
+  p.bird_gate = bird_gate;
+  p.rescue = config.rescue_confidence;
   for (const auto& c : pack.classes) {
     double t = config.min_confidence.value_or(c.threshold);
     if (auto it = config.thresholds.find(c.label); it != config.thresholds.end()) t = it->second;
@@ -39,28 +41,39 @@ int choose_species(const ProfilePack& pack, const SpeciesPolicy& policy, std::sp
   return best;
 }
 
-LoadedProfiles load_profiles(const SpeciesConfig& config) {
+bool reported(const SpeciesPolicy& policy, double bird_likeness, int species, float confidence) {
+  return bird_likeness >= policy.bird_gate || (species >= 0 && policy.rescue < 1.0 && confidence >= policy.rescue);
+}
+
+dsp::DetectorConfig detector_config_with_profiles(const dsp::DetectorConfig& config) {
+  dsp::DetectorConfig c = config;
+  c.min_confidence = 0.0;
+  return c;
+}
+
+LoadedProfiles load_profiles(const SpeciesConfig& config, double bird_gate) {
   LoadedProfiles p;
   p.pack = load_profile_pack(config.profiles);
-  p.policy = resolve_policy(p.pack, config);
+  p.policy = resolve_policy(p.pack, config, bird_gate);
   return p;
 }
 
 SpeciesIdentifier::SpeciesIdentifier(const ProfilePack& pack, SpeciesPolicy policy, double sample_rate_hz)
     : pack_(pack), policy_(std::move(policy)), classifier_(sample_rate_hz, pack.features, pack.model) {}
 
-void SpeciesIdentifier::identify(Event& e) {
+bool SpeciesIdentifier::identify(Event& e) {
   const dsp::SpeciesScores s = classifier_.classify(e.sound);
   e.species.reset();
   e.common_name.reset();
-  if (s.best < 0) return;
   float confidence = 0.0f;
-  const int c = choose_species(pack_, policy_, s.probabilities, confidence);
-  if (c < 0) return;
+  const int c = s.best < 0 ? -1 : choose_species(pack_, policy_, s.probabilities, confidence);
+  if (!reported(policy_, e.sound.confidence, c, confidence)) return false;
+  if (c < 0) return true;
   const SpeciesClass& k = pack_.classes[static_cast<std::size_t>(c)];
   e.species = k.label;
   if (!k.common_name.empty()) e.common_name = k.common_name;
   e.sound.confidence = confidence;
+  return true;
 }
 
 }  // namespace birdsong

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "agent/audio/sound_file.hpp"
+#include "agent/species/identification.hpp"
 #include "agent/version.hpp"
 
 namespace birdsong {
@@ -13,7 +14,8 @@ namespace birdsong {
 RecordingSounds extract_sounds(const ManifestEntry& entry, const dsp::DetectorConfig& detector_config,
                                const dsp::SpeciesFeatureSetup& setup) {
   SoundFile file(entry.path, DecoderNotes::captured);
-  dsp::Detector detector(file.sample_rate_hz(), detector_config);
+  // Every sound the classifier will judge with the pack, however bird-like.
+  dsp::Detector detector(file.sample_rate_hz(), detector_config_with_profiles(detector_config));
   dsp::SoundHistory history(file.sample_rate_hz(), setup);
   RecordingSounds r;
   r.path = entry.path;

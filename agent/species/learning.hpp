@@ -32,8 +32,9 @@ struct RecordingSounds {
   bool whole_windows = false;           // no sound was detected: pools are 5 s windows
 };
 
-// Decodes one recording and extracts its sounds (only those overlapping start_s..end_s
-// when the entry gives them). Throws AudioError or std::invalid_argument.
+// Decodes one recording and extracts its sounds, every sound the detector outlines however
+// bird-like (as a pack classifies them: identification.hpp), only those overlapping
+// start_s..end_s when the entry gives them. Throws AudioError or std::invalid_argument.
 RecordingSounds extract_sounds(const ManifestEntry& entry, const dsp::DetectorConfig& detector,
                                const dsp::SpeciesFeatureSetup& setup);
 

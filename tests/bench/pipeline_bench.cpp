@@ -283,7 +283,7 @@ void staged_analyze(const Recording& r, const Config& config, const LoadedProfil
     c = now;
   };
   SoundFile file(r.wav);
-  dsp::Detector detector(file.sample_rate_hz(), config.detector);
+  dsp::Detector detector(file.sample_rate_hz(), detector_config_with_profiles(config.detector));
   lap(t.decode);
   SpeciesIdentifier species(profiles.pack, profiles.policy, file.sample_rate_hz());
   lap(t.species_features);
@@ -297,8 +297,9 @@ void staged_analyze(const Recording& r, const Config& config, const LoadedProfil
       e.file = r.wav;
       e.sound = s;
       lap(t.output);
-      species.identify(e);
+      const bool report = species.identify(e);
       lap(t.classifier);
+      if (!report) continue;
       writer->write(e);
       ++t.events;
       lap(t.output);
@@ -489,7 +490,7 @@ int main(int argc, char** argv) {
   const std::string pack_path = tmp / "bench.pack";
   save_profile_pack(pack, pack_path);
   config.species.profiles = pack_path;
-  const LoadedProfiles profiles = load_profiles(config.species);
+  const LoadedProfiles profiles = load_profiles(config.species, config.detector.min_confidence);
   line("pipeline_bench: %s", o.data.c_str());
   line("pack: %zu classes learned from %zu recordings (first half of each label) in %.1f s CPU",
        pack.classes.size(), split.learn.size(), thread_cpu_s() - t0);

@@ -12,6 +12,7 @@ min_confidence = 0.6
 thresholds = { "Turdus merula" = 0.8, "Parus major" = 0.3 }
 include = ["Turdus merula", "Parus major"]
 exclude = ["Strix aluco"]
+rescue_confidence = 0.8
 )",
                                 "a.toml");
   CHECK(c.species.profiles == "garden.pack");
@@ -20,12 +21,16 @@ exclude = ["Strix aluco"]
   CHECK(c.species.thresholds.at("Parus major") == 0.3);
   CHECK(c.species.include == std::vector<std::string>{"Turdus merula", "Parus major"});
   CHECK(c.species.exclude == std::vector<std::string>{"Strix aluco"});
+  CHECK(c.species.rescue_confidence == 0.8);
   CHECK(parse_config("", "a.toml").species.profiles.empty());
+  CHECK(parse_config("", "a.toml").species.rescue_confidence == 1.0);
 }
 
 TEST_CASE("config [species]: a bad value is one line naming the key") {
   CHECK_THROWS_WITH_AS(parse_config("[species]\nmin_confidence = 2\n", "a.toml"),
                        "a.toml: [species] min_confidence = 2: expected a number from 0 to 1", ConfigError);
+  CHECK_THROWS_WITH_AS(parse_config("[species]\nrescue_confidence = 1.5\n", "a.toml"),
+                       "a.toml: [species] rescue_confidence = 1.5: expected a number from 0 to 1", ConfigError);
   CHECK_THROWS_WITH_AS(parse_config("[species]\nthresholds = { \"Parus major\" = 1.5 }\n", "a.toml"),
                        "a.toml: [species] thresholds.Parus major = 1.5: expected a probability from 0 to 1",
                        ConfigError);

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "agent/commands/commands.hpp"
@@ -133,6 +134,19 @@ TEST_CASE("learn: cross-validation by recording scores every recording once") {
   const ClipReport r = summarize(results, "3-fold");
   CHECK(r.accuracy == 1.0);
   for (const auto& c : results) CHECK(c.fold >= 0);
+  // Another seed deals the recordings into other folds, still each one once.
+  const auto reshuffled = cross_validate(recs, 3, options, {}, 0.0, {}, 7);
+  REQUIRE(reshuffled.size() == 9);
+  std::map<std::string, int> fold_of;
+  for (const auto& c : results) fold_of[c.path] = c.fold;
+  int moved = 0;
+  for (const auto& c : reshuffled) {
+    REQUIRE(fold_of.count(c.path) == 1);
+    moved += fold_of[c.path] != c.fold ? 1 : 0;
+    fold_of.erase(c.path);
+  }
+  CHECK(fold_of.empty());
+  CHECK(moved > 0);
 }
 
 TEST_CASE("learn: manifest and pack problems give one line and a usage exit") {
@@ -172,4 +186,45 @@ TEST_CASE("evaluate: calibration by confidence bin and its error") {
   CHECK(text.str().find("0.6-0.7:     4 events, mean confidence 0.60, 0.25 right") != std::string::npos);
   CHECK(text.str().find("calibration error: 0.100") != std::string::npos);
   CHECK(to_json(r, {a, b})["calibration_error"].get<double>() == doctest::Approx(0.1).epsilon(1e-5));
+}
+
+TEST_CASE("species: a sound the detector doubts is reported when the pack names it surely enough") {
+  SpeciesPolicy p;
+  p.bird_gate = 0.5;
+  p.rescue = 0.7;
+  CHECK(reported(p, 0.5, -1, 0.0f));   // bird-like enough: an event, named or not
+  CHECK(reported(p, 0.9, 3, 0.2f));
+  CHECK(reported(p, 0.1, 3, 0.75f));   // doubtful, named surely enough
+  CHECK_FALSE(reported(p, 0.1, 3, 0.65f));
+  CHECK_FALSE(reported(p, 0.1, -1, 0.95f));  // doubtful and not named ("none" or below threshold)
+  p.rescue = 1.0;                            // rescue off
+  CHECK_FALSE(reported(p, 0.1, 3, 1.0f));
+
+  dsp::DetectorConfig d;
+  d.min_confidence = 0.6;
+  d.threshold_db = 12.0;
+  const dsp::DetectorConfig all = detector_config_with_profiles(d);
+  CHECK(all.min_confidence == 0.0);
+  CHECK(all.threshold_db == 12.0);
+}
+
+TEST_CASE("evaluate: the bird-likeness gate is applied after classification") {
+  test::TempDir dir;
+  const std::string set = make_set(dir, "gate", 3, 50, false);
+  LearnOptions options;
+  std::vector<std::string> failed;
+  const auto recs = extract_all(read_manifest(set), dsp::DetectorConfig{}, options.features, {}, failed);
+  REQUIRE(failed.empty());
+  SpeciesConfig settings;
+  settings.min_confidence = 0.0;
+  // A gate no sound passes: only the sounds the pack names surely enough are events.
+  settings.rescue_confidence = 0.0;
+  const auto rescued = summarize(cross_validate(recs, 3, options, settings, 1.01), "3-fold");
+  CHECK(rescued.accuracy == 1.0);
+  settings.rescue_confidence = 1.0;
+  const auto results = cross_validate(recs, 3, options, settings, 1.01);
+  for (const auto& c : results) {
+    CHECK(c.events == 0);
+    CHECK(c.predicted == kUnidentified);
+  }
 }
