@@ -1,5 +1,6 @@
 #include "agent/config.hpp"
 
+#include <charconv>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -100,7 +101,17 @@ class TableReader {
     used_.insert(key);
     return table_ != nullptr ? table_->get(key) : nullptr;
   }
+  // The value as the user wrote it. toml++ prints a float with 17 digits, so -0.1 would
+  // come back as -0.10000000000000001; the shortest text that reads back as the same
+  // number is what the user typed.
   static std::string text(const toml::node& n) {
+    if (const auto* f = n.as_floating_point()) {
+      char buf[32];
+      const auto r = std::to_chars(buf, buf + sizeof buf, f->get());
+      std::string out(buf, r.ptr);
+      if (out.find_first_of(".eEn") == std::string::npos) out += ".0";  // 2.0 stays a float, not 2
+      return out;
+    }
     std::ostringstream s;
     n.visit([&](auto&& v) { s << v; });
     return s.str();

@@ -66,7 +66,7 @@ void SpeciesModel::predict(std::span<const float> x, std::span<float> p) const {
   scores(x, p);
   softmax(p, temperature_);
   if (!calibration_.probability.empty())
-    for (float& v : p) v = calibrated(v);
+    for (float& v : p) v = std::min(1.0f, calibrated(v) + kCalibrationOrderSlope * v);
 }
 
 float SpeciesModel::calibrated(float p) const {

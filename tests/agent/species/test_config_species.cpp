@@ -31,6 +31,14 @@ TEST_CASE("config [species]: a bad value is one line naming the key") {
                        "a.toml: [species] min_confidence = 2: expected a number from 0 to 1", ConfigError);
   CHECK_THROWS_WITH_AS(parse_config("[species]\nrescue_confidence = 1.5\n", "a.toml"),
                        "a.toml: [species] rescue_confidence = 1.5: expected a number from 0 to 1", ConfigError);
+  // The value comes back as written, not as the nearest double's 17 digits.
+  CHECK_THROWS_WITH_AS(parse_config("[species]\nrescue_confidence = -0.1\n", "a.toml"),
+                       "a.toml: [species] rescue_confidence = -0.1: expected a number from 0 to 1", ConfigError);
+  CHECK_THROWS_WITH_AS(parse_config("[species]\nrescue_confidence = 2.0\n", "a.toml"),
+                       "a.toml: [species] rescue_confidence = 2.0: expected a number from 0 to 1", ConfigError);
+  CHECK_THROWS_WITH_AS(parse_config("[species]\nthresholds = { \"Parus major\" = -0.3 }\n", "a.toml"),
+                       "a.toml: [species] thresholds.Parus major = -0.3: expected a probability from 0 to 1",
+                       ConfigError);
   CHECK_THROWS_WITH_AS(parse_config("[species]\nthresholds = { \"Parus major\" = 1.5 }\n", "a.toml"),
                        "a.toml: [species] thresholds.Parus major = 1.5: expected a probability from 0 to 1",
                        ConfigError);
