@@ -307,7 +307,7 @@ TEST_CASE("species model: the calibration curve maps a probability to the share 
   CHECK(m.calibrated(0.95f) == doctest::Approx(0.75f));
   CHECK(m.calibrated(0.525f) == doctest::Approx(0.5f));  // linear between knots
   m.predict(std::vector<float>{0.0f}, p);
-  CHECK(p[0] == doctest::Approx(m.calibrated(0.5f)).epsilon(0.002));
+  CHECK(p[0] == doctest::Approx(m.calibrated(0.5f) + dsp::kCalibrationOrderSlope * 0.5f));
 
   // Below the first knot the curve is flat, but the model's order is kept: a class the
   // model prefers is not tied with one listed before it.
@@ -318,9 +318,9 @@ TEST_CASE("species model: the calibration curve maps a probability to the share 
   three.predict(std::vector<float>{0.0f}, q);
   CHECK(three.calibrated(0.1f) == three.calibrated(0.15f));
   CHECK(q[1] > q[0]);
-  CHECK(q[0] == doctest::Approx(0.3f).epsilon(0.001 / 0.3));
-  CHECK(q[1] == doctest::Approx(0.3f).epsilon(0.001 / 0.3));
-  CHECK(q[2] == doctest::Approx(three.calibrated(0.75f)).epsilon(0.001));
+  CHECK(q[0] == doctest::Approx(0.3f + dsp::kCalibrationOrderSlope * 0.1f));
+  CHECK(q[1] == doctest::Approx(0.3f + dsp::kCalibrationOrderSlope * 0.15f));
+  CHECK(q[2] == doctest::Approx(three.calibrated(0.75f) + dsp::kCalibrationOrderSlope * 0.75f));
   CHECK_THROWS_WITH_AS(m.set_calibration({{0.5f, 0.4f}, {0.2f, 0.3f}}), "calibration: probabilities not increasing",
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(m.set_calibration({{0.2f, 0.4f}, {0.5f, 0.3f}}), "calibration: shares decreasing",
