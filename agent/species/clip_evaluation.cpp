@@ -7,38 +7,59 @@
 #include <ostream>
 #include <random>
 #include <set>
+#include <span>
 
 namespace birdsong {
 
-ClipResult score_clip(const ProfilePack& pack, const SpeciesPolicy& policy, const RecordingSounds& r) {
-  ClipResult c;
-  c.path = r.path;
-  c.truth = r.label;
-  c.audio_s = r.audio_s;
-  c.predicted = kUnidentified;
+namespace {
+
+// The clip as scored with each policy, from the same class probabilities.
+std::vector<ClipResult> score_with(const ProfilePack& pack, std::span<const SpeciesPolicy> policies,
+                                   const RecordingSounds& r) {
+  ClipResult blank;
+  blank.path = r.path;
+  blank.truth = r.label;
+  blank.audio_s = r.audio_s;
+  blank.predicted = kUnidentified;
+  std::vector<ClipResult> out(policies.size(), blank);
+  if (r.whole_windows) return out;  // the detector heard nothing
   dsp::Bout bout(pack.features.bout_gap_s);
   std::vector<float> p(static_cast<std::size_t>(pack.model.classes()));
-  if (r.whole_windows) return c;  // the detector heard nothing
   // As analyze does it (SpeciesIdentifier): every sound joins the bout; it is an event
   // when reported().
   for (std::size_t i = 0; i < r.pools.size(); ++i) {
     const auto& pool = bout.add(r.sounds[i].start_s, r.sounds[i].end_s, r.pools[i]);
-    float confidence = 0.0f;
-    int s = -1;
-    if (pool.active_frames() > 0) {
-      pack.model.predict(pool.vector(), p);
-      s = choose_species(pack, policy, p, confidence);
-    }
-    if (!reported(policy, r.sounds[i].confidence, s, confidence)) continue;
-    ++c.events;
-    if (s < 0) continue;
-    ++c.species_events;
-    c.species_event_confidence.emplace_back(confidence, pack.classes[static_cast<std::size_t>(s)].label == r.label);
-    if (confidence > c.confidence) {
-      c.confidence = confidence;
-      c.predicted = pack.classes[static_cast<std::size_t>(s)].label;
+    if (pool.active_frames() > 0) pack.model.predict(pool.vector(), p);
+    for (std::size_t k = 0; k < policies.size(); ++k) {
+      ClipResult& c = out[k];
+      float confidence = 0.0f;
+      const int s = pool.active_frames() > 0 ? choose_species(pack, policies[k], p, confidence) : -1;
+      if (!reported(policies[k], r.sounds[i].confidence, s, confidence)) continue;
+      ++c.events;
+      if (s < 0) continue;
+      ++c.species_events;
+      c.species_event_confidence.emplace_back(confidence, pack.classes[static_cast<std::size_t>(s)].label == r.label);
+      if (confidence > c.confidence) {
+        c.confidence = confidence;
+        c.predicted = pack.classes[static_cast<std::size_t>(s)].label;
+      }
     }
   }
+  return out;
+}
+
+}  // namespace
+
+ClipResult score_clip(const ProfilePack& pack, const SpeciesPolicy& policy, const RecordingSounds& r) {
+  std::vector<SpeciesPolicy> policies{policy};
+  for (double t : kSweep) {
+    SpeciesPolicy swept = policy;
+    std::fill(swept.threshold.begin(), swept.threshold.end(), t);
+    policies.push_back(swept);
+  }
+  std::vector<ClipResult> scored = score_with(pack, policies, r);
+  ClipResult c = scored[0];
+  c.swept.assign(scored.begin() + 1, scored.end());
   return c;
 }
 
@@ -117,6 +138,13 @@ ClipReport summarize(const std::vector<ClipResult>& results, const std::string& 
     }
   }
   r.accuracy = results.empty() ? 0.0 : static_cast<double>(correct) / static_cast<double>(results.size());
+  int species_clips = 0, species_correct = 0;
+  for (const auto& [label, s] : score)
+    if (label != kNoneLabel) {
+      species_clips += s.support;
+      species_correct += s.correct;
+    }
+  r.species_accuracy = species_clips > 0 ? static_cast<double>(species_correct) / species_clips : 0.0;
   double f1_sum = 0.0;
   for (auto& [label, s] : score) {
     s.precision = s.predicted > 0 ? static_cast<double>(s.correct) / s.predicted : 0.0;
@@ -133,13 +161,33 @@ ClipReport summarize(const std::vector<ClipResult>& results, const std::string& 
       r.calibration_error += std::fabs(r.calibration_confidence[k] - r.calibration_right[k]);
     }
   if (events > 0) r.calibration_error /= events;
+  const bool swept = !results.empty() && std::all_of(results.begin(), results.end(), [](const ClipResult& c) {
+    return c.swept.size() == std::size(kSweep);
+  });
+  for (std::size_t k = 0; swept && k < std::size(kSweep); ++k) {
+    std::vector<ClipResult> at;
+    for (const auto& c : results) at.push_back(c.swept[k]);
+    const ClipReport a = summarize(at, split);
+    SweepRow w;
+    w.min_confidence = kSweep[k];
+    w.accuracy = a.accuracy;
+    w.species_accuracy = a.species_accuracy;
+    w.macro_f1 = a.macro_f1;
+    for (std::size_t b = 0; b < a.calibration_events.size(); ++b) {
+      w.species_events += a.calibration_events[b];
+      w.species_events_right += a.calibration_right[b];
+    }
+    w.none_species_events_per_minute = a.none_minutes > 0.0 ? a.none_species_events / a.none_minutes : 0.0;
+    r.sweep.push_back(w);
+  }
   return r;
 }
 
 void print_report(const ClipReport& r, std::ostream& out) {
   char line[256];
   out << "clips: " << r.clips << " (" << r.split << ")\n";
-  std::snprintf(line, sizeof line, "accuracy: %.3f\nmacro-F1: %.3f\n", r.accuracy, r.macro_f1);
+  std::snprintf(line, sizeof line, "accuracy: %.3f (recordings of species: %.3f)\nmacro-F1: %.3f\n", r.accuracy,
+                r.species_accuracy, r.macro_f1);
   out << line;
   if (r.none_minutes > 0.0) {
     std::snprintf(line, sizeof line, "none recordings: %d species events in %.1f min = %.2f per minute\n",
@@ -158,6 +206,19 @@ void print_report(const ClipReport& r, std::ostream& out) {
   std::snprintf(line, sizeof line, "  calibration error: %.3f (mean gap between confidence and share right)\n",
                 r.calibration_error);
   out << line;
+  if (!r.sweep.empty()) {
+    out << "\nwith every species threshold at min_confidence:\n";
+    std::snprintf(line, sizeof line, "  %14s %8s %11s %8s %20s %15s\n", "min_confidence", "accuracy", "of species",
+                  "macro-F1", "species events", "none per min");
+    out << line;
+    for (const auto& w : r.sweep) {
+      std::snprintf(line, sizeof line, "  %14.1f %8.3f %11.3f %8.3f %8d, %3.0f%% right %15.2f\n", w.min_confidence,
+                    w.accuracy, w.species_accuracy, w.macro_f1, w.species_events,
+                    w.species_events > 0 ? 100.0 * w.species_events_right / w.species_events : 0.0,
+                    w.none_species_events_per_minute);
+      out << line;
+    }
+  }
   out << "\nper label:\n";
   std::snprintf(line, sizeof line, "  %-32s %7s %9s %7s %6s\n", "label", "clips", "precision", "recall", "F1");
   out << line;
@@ -197,6 +258,7 @@ nlohmann::json to_json(const ClipReport& r, const std::vector<ClipResult>& resul
   j["split"] = r.split;
   j["clips"] = r.clips;
   j["accuracy"] = r.accuracy;
+  j["species_accuracy"] = r.species_accuracy;
   j["macro_f1"] = r.macro_f1;
   j["none_minutes"] = r.none_minutes;
   j["none_species_events"] = r.none_species_events;
@@ -215,6 +277,13 @@ nlohmann::json to_json(const ClipReport& r, const std::vector<ClipResult>& resul
                                                    : 0.0}});
   j["calibration"] = calibration;
   j["calibration_error"] = r.calibration_error;
+  nlohmann::json sweep = nlohmann::json::array();
+  for (const auto& w : r.sweep)
+    sweep.push_back({{"min_confidence", w.min_confidence}, {"accuracy", w.accuracy},
+                     {"species_accuracy", w.species_accuracy}, {"macro_f1", w.macro_f1},
+                     {"species_events", w.species_events}, {"species_events_right", w.species_events_right},
+                     {"none_species_events_per_minute", w.none_species_events_per_minute}});
+  j["threshold_sweep"] = sweep;
   j["confusion"] = {{"columns", r.columns}, {"rows", nlohmann::json::array()}, {"counts", r.confusion}};
   for (const auto& s : r.labels) j["confusion"]["rows"].push_back(s.label);
   nlohmann::json clips = nlohmann::json::array();

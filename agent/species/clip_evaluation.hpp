@@ -33,8 +33,16 @@ struct ClipResult {
   // Each species event's confidence and whether its species is the recording's label
   // (a bird of another species in the background counts as wrong: a conservative check).
   std::vector<std::pair<float, bool>> species_event_confidence;
+  // The same clip scored with every species' threshold at kSweep[k] instead (include,
+  // exclude, the bird-likeness gate and the rescue as configured).
+  std::vector<ClipResult> swept;
 };
 
+// The min_confidence values evaluate tries for every pack it scores, so that a user can
+// choose thresholds from what they trade: recordings named against false alarms.
+inline constexpr double kSweep[] = {0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
+
+// Scores a recording with `policy`, and fills `swept`.
 ClipResult score_clip(const ProfilePack& pack, const SpeciesPolicy& policy, const RecordingSounds& recording);
 
 // Learns on K-1 folds, scores the last, for each fold. `progress` gets (fold, K).
@@ -52,9 +60,21 @@ struct LabelScore {
   double precision = 0.0, recall = 0.0, f1 = 0.0;
 };
 
+// One row of the threshold sweep: the scores with every species' threshold at min_confidence.
+struct SweepRow {
+  double min_confidence = 0.0;
+  double accuracy = 0.0;
+  double species_accuracy = 0.0;
+  double macro_f1 = 0.0;
+  int species_events = 0;
+  int species_events_right = 0;  // naming the recording's label
+  double none_species_events_per_minute = 0.0;
+};
+
 struct ClipReport {
   int clips = 0;
   double accuracy = 0.0;
+  double species_accuracy = 0.0;               // on the recordings whose label is not `none`
   double macro_f1 = 0.0;
   std::vector<LabelScore> labels;              // true labels, sorted
   std::vector<std::string> columns;            // predicted labels in the confusion table
@@ -69,6 +89,7 @@ struct ClipReport {
   // Expected calibration error: the gap between mean confidence and share right in each
   // bin, weighted by the bin's species events (0: perfectly calibrated).
   double calibration_error = 0.0;
+  std::vector<SweepRow> sweep;                 // one row per kSweep value, when the results have them
 };
 
 ClipReport summarize(const std::vector<ClipResult>& results, const std::string& split);

@@ -2,6 +2,7 @@
 // 7 kHz pulse train, each in its own recordings, plus a non-bird class.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -213,6 +214,90 @@ TEST_CASE("evaluate: calibration by confidence bin and its error") {
   CHECK(text.str().find("0.6-0.7:     4 events, mean confidence 0.60, 0.25 right") != std::string::npos);
   CHECK(text.str().find("calibration error: 0.100") != std::string::npos);
   CHECK(to_json(r, {a, b})["calibration_error"].get<double>() == doctest::Approx(0.1).epsilon(1e-5));
+}
+
+TEST_CASE("evaluate: the threshold sweep scores every min_confidence from the same sounds") {
+  // A Parus major recording named surely up to 0.6, and a minute of rain in which a
+  // Turdus merula is named twice up to 0.3.
+  ClipResult a, b;
+  a.truth = a.predicted = "Parus major";
+  b.truth = "none";
+  b.predicted = kUnidentified;
+  b.audio_s = 60.0;
+  for (std::size_t k = 0; k < std::size(kSweep); ++k) {
+    ClipResult sa = a, sb = b;
+    if (k > 6) sa.predicted = kUnidentified;
+    else sa.species_event_confidence.emplace_back(0.65f, true);
+    if (k <= 3) {
+      sb.predicted = "Turdus merula";
+      sb.species_events = 2;
+      sb.species_event_confidence.assign(2, {0.35f, false});
+    }
+    a.swept.push_back(sa);
+    b.swept.push_back(sb);
+  }
+  const ClipReport r = summarize({a, b}, "test");
+  REQUIRE(r.sweep.size() == std::size(kSweep));
+  for (std::size_t k = 0; k < r.sweep.size(); ++k) {
+    CAPTURE(k);
+    const SweepRow& w = r.sweep[k];
+    CHECK(w.min_confidence == kSweep[k]);
+    const bool rain_named = k <= 3, bird_named = k <= 6;
+    CHECK(w.accuracy == (bird_named && !rain_named ? 1.0 : 0.5));
+    CHECK(w.species_accuracy == (bird_named ? 1.0 : 0.0));
+    CHECK(w.macro_f1 == (bird_named && !rain_named ? 1.0 : 0.5));
+    CHECK(w.species_events == (bird_named ? 1 : 0) + (rain_named ? 2 : 0));
+    CHECK(w.species_events_right == (bird_named ? 1 : 0));
+    CHECK(w.none_species_events_per_minute == (rain_named ? 2.0 : 0.0));
+  }
+  std::ostringstream text;
+  print_report(r, text);
+  CHECK(text.str().find("\n             0.3    0.500       1.000    0.500        3,  33% right            2.00\n") !=
+        std::string::npos);
+  const auto j = to_json(r, {a, b});
+  REQUIRE(j["threshold_sweep"].size() == std::size(kSweep));
+  CHECK(j["threshold_sweep"][5]["accuracy"] == 1.0);
+  CHECK(j["threshold_sweep"][5]["none_species_events_per_minute"] == 0.0);
+  CHECK(j["threshold_sweep"][8]["species_accuracy"] == 0.0);
+  // Results without a sweep (hand-made, or from elsewhere) give no sweep rows.
+  a.swept.clear();
+  CHECK(summarize({a, b}, "test").sweep.empty());
+}
+
+TEST_CASE("evaluate: the sweep row at the configured threshold is the report itself") {
+  test::TempDir dir;
+  LearnOptions options;
+  const auto recs = extract_set(dir, "sweep", 70, options);
+  int named = 0;
+  for (double t : {0.0, 0.5}) {
+    CAPTURE(t);
+    SpeciesConfig settings;
+    settings.min_confidence = t;
+    const ClipReport r = summarize(cross_validate(recs, 3, options, settings), "3-fold");
+    REQUIRE(r.sweep.size() == std::size(kSweep));
+    const SweepRow& same = r.sweep[static_cast<std::size_t>(std::lround(t * 10.0))];
+    CHECK(same.accuracy == r.accuracy);
+    CHECK(same.species_accuracy == r.species_accuracy);
+    CHECK(same.macro_f1 == r.macro_f1);
+    named = 0;
+    for (int n : r.calibration_events) named += n;
+    CHECK(same.species_events == named);
+    CHECK(named > 0);
+    // A higher threshold never names more.
+    for (std::size_t k = 1; k < r.sweep.size(); ++k) CHECK(r.sweep[k].species_events <= r.sweep[k - 1].species_events);
+  }
+  // The sweep replaces the configured thresholds: with one no sound can reach (these
+  // packs give 1.0, so above it; the config file refuses such a value, the policy does
+  // not care), the report names nothing while every row of the sweep names them all.
+  SpeciesConfig strict;
+  strict.min_confidence = 1.5;
+  const ClipReport r = summarize(cross_validate(recs, 3, options, strict), "3-fold");
+  CHECK(r.species_accuracy == 0.0);
+  for (const auto& w : r.sweep) {
+    CAPTURE(w.min_confidence);
+    CHECK(w.species_accuracy == 1.0);
+    CHECK(w.species_events == named);
+  }
 }
 
 TEST_CASE("species: a sound the detector doubts is reported when the pack names it surely enough") {
