@@ -177,7 +177,7 @@ ClipReport summarize(const std::vector<ClipResult>& results, const std::string& 
       w.species_events += a.calibration_events[b];
       w.species_events_right += a.calibration_right[b];
     }
-    w.none_species_events_per_minute = a.none_minutes > 0.0 ? a.none_species_events / a.none_minutes : 0.0;
+    w.none_species_events_per_minute = a.none_species_events_per_minute();
     r.sweep.push_back(w);
   }
   return r;
@@ -191,7 +191,7 @@ void print_report(const ClipReport& r, std::ostream& out) {
   out << line;
   if (r.none_minutes > 0.0) {
     std::snprintf(line, sizeof line, "none recordings: %d species events in %.1f min = %.2f per minute\n",
-                  r.none_species_events, r.none_minutes, r.none_species_events / r.none_minutes);
+                  r.none_species_events, r.none_minutes, r.none_species_events_per_minute());
     out << line;
   }
   out << "\ncalibration (species events by confidence, share naming the recording's label):\n";
@@ -262,7 +262,7 @@ nlohmann::json to_json(const ClipReport& r, const std::vector<ClipResult>& resul
   j["macro_f1"] = r.macro_f1;
   j["none_minutes"] = r.none_minutes;
   j["none_species_events"] = r.none_species_events;
-  j["none_species_events_per_minute"] = r.none_minutes > 0.0 ? r.none_species_events / r.none_minutes : 0.0;
+  j["none_species_events_per_minute"] = r.none_species_events_per_minute();
   nlohmann::json labels = nlohmann::json::array();
   for (const auto& s : r.labels)
     labels.push_back({{"label", s.label}, {"clips", s.support}, {"predicted", s.predicted}, {"correct", s.correct},

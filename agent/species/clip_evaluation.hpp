@@ -81,6 +81,10 @@ struct ClipReport {
   std::vector<std::vector<int>> confusion;     // [true label][column]
   double none_minutes = 0.0;                   // audio of `none` recordings
   int none_species_events = 0;
+  // False alarms: species events per minute of `none` audio (0 without any).
+  double none_species_events_per_minute() const {
+    return none_minutes > 0.0 ? none_species_events / none_minutes : 0.0;
+  }
   std::string split;                           // how the clips were scored
   // Calibration: species events in confidence bins [0.1 k, 0.1 (k + 1)), and how many
   // of them name the recording's label (of events given 0.9, about nine in ten should).
