@@ -36,7 +36,7 @@ Pipeline::Pipeline(const Config& config, double sample_rate_hz, std::ostream& lo
     } catch (const ProfilePackError& e) {
       throw ConfigError(e.what());  // a bad pack is a bad configuration: one line, exit 2
     }
-    species_ = std::make_unique<SpeciesIdentifier>(profiles_->pack, profiles_->policy, sample_rate_hz);
+    species_ = std::make_unique<SpeciesIdentifier>(profiles_->pack, profiles_->policy, detector_);
   }
 }
 
@@ -74,7 +74,6 @@ void Pipeline::run(AudioSource& source, const std::atomic<bool>& stop) {
 
 bool Pipeline::analyse(AudioSource& source, std::size_t samples) {
   if (samples == 0) return false;
-  if (species_) species_->process(std::span<const float>(chunk_.data(), samples));
   detector_.process(std::span<const float>(chunk_.data(), samples), sounds_);
   stats_.samples.fetch_add(samples, std::memory_order_relaxed);
   stats_.level_dbfs.store(detector_.stats().level_dbfs, std::memory_order_relaxed);

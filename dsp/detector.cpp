@@ -39,10 +39,15 @@ static int bins_used(double rate, const DetectorConfig& c) {
   return std::min(bins, band_of(c, bins, rate / n).hi_bin + 2);
 }
 
+SpectrumLayout detector_spectrum_layout(double rate, const DetectorConfig& c) {
+  const int n = fft_size_for(rate, c.frame_s);
+  return {rate, n, n / 2};
+}
+
 struct Detector::State {
   State(double rate, const DetectorConfig& c)
       : config(c),
-        stft(rate, fft_size_for(rate, c.frame_s), fft_size_for(rate, c.frame_s) / 2),
+        stft(detector_spectrum_layout(rate, c)),
         used(bins_used(rate, c)),
         smoother(used),
         floor(used, stft.frame_rate_hz(), c.noise_adapt_s),
@@ -85,6 +90,7 @@ struct Detector::State {
   std::vector<float> held;          // prime_frames x used smoothed powers
   std::vector<int64_t> held_frames;
   DetectorStats stats;
+  SpectrumListener listener;
 };
 
 Detector::Detector(double sample_rate_hz, const DetectorConfig& config) {
@@ -105,6 +111,7 @@ void Detector::process(std::span<const float> samples, std::vector<Sound>& out,
   State& s = *state_;
   const int64_t frames_before = s.stft.frames_done();
   s.stft.process(samples, [&](int64_t frame, std::span<const float> power) {
+    if (s.listener) s.listener(frame, power);
     s.smoother.process(power.first(static_cast<std::size_t>(s.used)), s.smoothed);
     if (!s.priming) {
       s.judge(frame, s.smoothed, out, why);
@@ -133,6 +140,9 @@ void Detector::flush(std::vector<Sound>& out, std::vector<BirdLikenessInputs>* w
   if (state_->priming) state_->end_priming(out, why);  // a recording shorter than the priming
   state_->events.flush(out, why);
 }
+
+void Detector::listen(SpectrumListener listener) { state_->listener = std::move(listener); }
+SpectrumLayout Detector::spectrum_layout() const { return state_->stft.layout(); }
 
 double Detector::sample_rate_hz() const { return state_->stft.sample_rate_hz(); }
 const DetectorConfig& Detector::config() const { return state_->config; }

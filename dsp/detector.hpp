@@ -7,11 +7,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
 
 #include "dsp/bird_likeness.hpp"
+#include "dsp/stft.hpp"
 
 namespace birdsong::dsp {
 
@@ -49,9 +51,16 @@ struct DetectorStats {
   double noise_floor_dbfs = -120.0;  // in-band noise floor of the latest frame
 };
 
+// The spectra the detector computes at this rate: Hann frames of about frame_s (a power
+// of two), half-overlapping. The species classifier reads the same spectra.
+SpectrumLayout detector_spectrum_layout(double sample_rate_hz, const DetectorConfig& config);
+
+// Called with each power spectrum the detector computes (frame index, power; valid
+// during the call), before the detector judges it.
+using SpectrumListener = std::function<void(int64_t frame, std::span<const float> power)>;
+
 class EventDetector;
 class NoiseFloor;
-class Stft;
 
 class Detector {
  public:
@@ -68,6 +77,11 @@ class Detector {
                std::vector<BirdLikenessInputs>* why = nullptr);
   // End of the stream: closes and reports any sound still open.
   void flush(std::vector<Sound>& out, std::vector<BirdLikenessInputs>* why = nullptr);
+
+  // The species classifier listens here: one FFT per frame serves both (the FFT is
+  // most of the detector's cost).
+  void listen(SpectrumListener listener);
+  SpectrumLayout spectrum_layout() const;
 
   double sample_rate_hz() const;
   const DetectorConfig& config() const;

@@ -31,30 +31,6 @@ float fast_db(float x) {
   return 3.0103f * (static_cast<float>(biased - 127) + log2m);
 }
 
-// Validates before the Stft is built, so a bad rate is reported by its name here.
-int checked_fft_size(double rate_hz, const MelConfig& c) {
-  validate(c);
-  if (!(rate_hz >= 8000.0 && rate_hz <= 384000.0)) bad("sample_rate_hz", rate_hz, "8000..384000");
-  if (c.max_hz > rate_hz / 2.0)
-    bad("max_hz", c.max_hz,
-        "at most the Nyquist frequency " + std::to_string(rate_hz / 2.0) + " (these profiles need audio sampled at >= " +
-            std::to_string(2.0 * c.max_hz) + " Hz)");
-  return fft_size_at(rate_hz, c.frame_s);
-}
-// The hop is exact in seconds (rounded to a sample) so that rhythm features mean the
-// same at every rate; the frame is the power of two at or above frame_s (16 ms: 512
-// samples at 32 kHz, 21 ms at 24 and 48 kHz), never shorter than the hop.
-int hop_for(double rate_hz, const MelConfig& c) { return std::max(1, static_cast<int>(std::lround(c.hop_s * rate_hz))); }
-}  // namespace
-
-int fft_size_at(double rate_hz, double frame_s) {
-  const auto want = static_cast<int>(std::lround(frame_s * rate_hz));
-  int n = 16;
-  while (n < want && n < 65536) n *= 2;
-  return n;
-}
-
-namespace {
 }  // namespace
 
 void validate(const MelConfig& c) {
@@ -62,14 +38,35 @@ void validate(const MelConfig& c) {
   if (!(c.max_hz > c.min_hz)) bad("max_hz", c.max_hz, "a frequency above min_hz");
   if (!(c.bands >= 2 && c.bands <= 256)) bad("bands", c.bands, "2..256");
   if (!(c.frame_s >= 0.002 && c.frame_s <= 0.1)) bad("frame_s", c.frame_s, "0.002..0.1 seconds");
-  if (!(c.hop_s > 0.0 && c.hop_s <= c.frame_s)) bad("hop_s", c.hop_s, "more than 0 and at most frame_s");
+  if (!(c.hop_s > 0.0 && c.hop_s <= 0.1)) bad("hop_s", c.hop_s, "more than 0, up to 0.1 seconds");
 }
 
-MelSpectrogram::MelSpectrogram(double sample_rate_hz, const MelConfig& config)
-    : config_(config),
-      stft_(sample_rate_hz, checked_fft_size(sample_rate_hz, config), hop_for(sample_rate_hz, config)) {
-  const int fft_size = stft_.fft_size();
-  const double bin_hz = stft_.bin_hz();
+namespace {
+// Checks before anything is built from them, so a bad value is reported by its name.
+const SpectrumLayout& checked(const SpectrumLayout& spectra, const MelConfig& c) {
+  validate(c);
+  const double rate_hz = spectra.sample_rate_hz;
+  if (!(rate_hz >= 8000.0 && rate_hz <= 384000.0)) bad("sample_rate_hz", rate_hz, "8000..384000");
+  if (c.max_hz > rate_hz / 2.0)
+    bad("max_hz", c.max_hz,
+        "at most the Nyquist frequency " + std::to_string(rate_hz / 2.0) + " (these profiles need audio sampled at >= " +
+            std::to_string(2.0 * c.max_hz) + " Hz)");
+  const int n = fft_size_for(rate_hz, c.frame_s);
+  if (spectra.fft_size != n || spectra.hop_samples != n / 2)
+    bad("frame_s", c.frame_s,
+        "the detector's frame_s: its spectra are " + std::to_string(spectra.fft_size) + "-sample frames at " +
+            std::to_string(static_cast<int>(rate_hz)) + " Hz, these profiles were learned from " +
+            std::to_string(n) + "-sample ones (learn them again with this [detector] frame_s)");
+  if (c.hop_s * rate_hz < spectra.hop_samples)
+    bad("hop_s", c.hop_s, "at least the spectra's hop, " + std::to_string(spectra.hop_samples / rate_hz) + " seconds");
+  return spectra;
+}
+}  // namespace
+
+MelSpectrogram::MelSpectrogram(const SpectrumLayout& spectra, const MelConfig& config)
+    : config_(config), spectra_(checked(spectra, config)) {
+  const int fft_size = spectra_.fft_size;
+  const double bin_hz = spectra_.bin_hz();
   lo_bin_ = std::max(1, static_cast<int>(std::floor(config.min_hz / bin_hz)));
   hi_bin_ = std::min(fft_size / 2, static_cast<int>(std::ceil(config.max_hz / bin_hz)));
 
@@ -105,20 +102,35 @@ MelSpectrogram::MelSpectrogram(double sample_rate_hz, const MelConfig& config)
   }
   band_first_.push_back(weights_.size());
   band_db_.assign(static_cast<std::size_t>(config.bands), 0.0f);
+  sum_.assign(static_cast<std::size_t>(spectra_.bins()), 0.0f);
 }
 
-void MelSpectrogram::to_bands(std::span<const float> power, float& peak_hz) {
+void MelSpectrogram::to_bands(float& peak_hz) {
+  const float mean = 1.0f / static_cast<float>(count_);
+  for (float& p : sum_) p *= mean;
+  const std::span<const float> power(sum_);
   // Band by band with the sum in a register (it was a loop-carried load through memory).
   for (std::size_t b = 0; b + 1 < band_first_.size(); ++b) {
     float sum = 0.0f;
     for (std::size_t i = band_first_[b]; i < band_first_[b + 1]; ++i) sum += weights_[i].w * power[weights_[i].bin];
     band_db_[b] = fast_db(sum + 1e-12f);
   }
-  // The peak is the first bin holding the largest power.
+  // The peak is the first bin holding the largest power. The detector's bins are wide
+  // (125 Hz at 32 kHz), so the peak is placed between bins by the parabola through the
+  // dB levels of the bin and its two neighbours.
   const float best = max_of(&power[static_cast<std::size_t>(lo_bin_)], static_cast<std::size_t>(hi_bin_ - lo_bin_ + 1));
   int peak = lo_bin_;
   while (peak < hi_bin_ && !(power[static_cast<std::size_t>(peak)] >= best)) ++peak;
-  peak_hz = static_cast<float>(peak * stft_.bin_hz());
+  double offset = 0.0;
+  if (peak > lo_bin_ && peak < hi_bin_) {
+    const double a = fast_db(power[static_cast<std::size_t>(peak - 1)] + 1e-12f), b = fast_db(best + 1e-12f),
+                 c = fast_db(power[static_cast<std::size_t>(peak + 1)] + 1e-12f);
+    const double curvature = a - 2.0 * b + c;
+    if (curvature < 0.0) offset = std::clamp(0.5 * (a - c) / curvature, -0.5, 0.5);
+  }
+  peak_hz = static_cast<float>((peak + offset) * spectra_.bin_hz());
+  std::fill(sum_.begin(), sum_.end(), 0.0f);
+  count_ = 0;
 }
 
 }  // namespace birdsong::dsp

@@ -21,32 +21,47 @@ void validate(const SpeciesFeatureSetup& s) {
 }
 
 namespace {
+constexpr double kBackgroundEvery_s = 4.0;
+
 const SpeciesFeatureSetup& checked(const SpeciesFeatureSetup& s) {
   validate(s);
   return s;
 }
 }  // namespace
 
-SoundHistory::SoundHistory(double sample_rate_hz, const SpeciesFeatureSetup& setup)
-    : setup_(checked(setup)), mel_(sample_rate_hz, setup.mel) {
+SoundHistory::SoundHistory(const SpectrumLayout& spectra, const SpeciesFeatureSetup& setup)
+    : setup_(checked(setup)), mel_(spectra, setup.mel) {
   capacity_ = static_cast<std::size_t>(std::ceil(setup.history_s * mel_.frame_rate_hz())) + 2;
   const auto bands = static_cast<std::size_t>(mel_.bands());
-  db_.assign(capacity_ * bands, 0.0f);
-  peak_hz_.assign(capacity_, 0.0f);
-  block_db_.reserve(capacity_ * bands);
-  block_peak_.reserve(capacity_);
+  // Each ring holds every frame twice (slots k and k + capacity_), so any run of held
+  // frames is one contiguous span: pools and the background read it in place.
+  db_.assign(2 * capacity_ * bands, 0.0f);
+  smoothed_.assign(2 * capacity_ * bands, 0.0f);
+  peak_hz_.assign(2 * capacity_, 0.0f);
+  block_smoothed_.reserve(capacity_ * bands);
   background_.assign(bands, 0.0f);
   column_.reserve(capacity_);
   window_db_.assign(bands, 2.0f);
 }
 
-void SoundHistory::process(std::span<const float> samples) {
+void SoundHistory::add_spectrum(int64_t spectrum, std::span<const float> power) {
   const auto bands = static_cast<std::size_t>(mel_.bands());
-  mel_.process(samples, [&](int64_t frame, std::span<const float> band_db, float peak_hz) {
+  mel_.add_spectrum(spectrum, power, [&](int64_t frame, std::span<const float> band_db, float peak_hz) {
     const std::size_t slot = static_cast<std::size_t>(frame) % capacity_;
-    std::copy(band_db.begin(), band_db.end(), db_.begin() + static_cast<std::ptrdiff_t>(slot * bands));
-    peak_hz_[slot] = peak_hz;
+    for (const std::size_t s : {slot, slot + capacity_}) {
+      std::copy(band_db.begin(), band_db.end(), db_.begin() + static_cast<std::ptrdiff_t>(s * bands));
+      peak_hz_[s] = peak_hz;
+    }
     frames_ = frame + 1;
+    // The previous frame now has both neighbours: smooth it once here rather than in
+    // every pool that holds it (10 s of context per sound: each frame about 8 times).
+    if (frame >= 1) {
+      auto at = [&](int64_t k) { return &db_[static_cast<std::size_t>(k) % capacity_ * bands]; };
+      const std::size_t prev = static_cast<std::size_t>(frame - 1) % capacity_;
+      float* out = &smoothed_[prev * bands];
+      smooth_frame(frame >= 2 ? at(frame - 2) : nullptr, at(frame - 1), at(frame), bands, out);
+      std::copy_n(out, bands, &smoothed_[(prev + capacity_) * bands]);
+    }
   });
 }
 
@@ -61,9 +76,7 @@ void SoundHistory::update_background(int64_t oldest, std::size_t held, std::size
   const auto bands = static_cast<std::size_t>(mel_.bands());
   const bool previous = background_frames_ > 0;
   column_.resize(held);
-  const std::size_t start = static_cast<std::size_t>(oldest) % capacity_;
-  // The ring's frames in time order: [start, capacity_) then [0, rest).
-  const std::size_t first_part = std::min(held, capacity_ - start), rest = held - first_part;
+  const std::size_t start = static_cast<std::size_t>(oldest) % capacity_;  // then `held` slots on
   for (std::size_t b = 0; b < bands; ++b) {
     std::size_t n = held, k = q;
     bool inside_window = false;
@@ -79,8 +92,7 @@ void SoundHistory::update_background(int64_t oldest, std::size_t held, std::size
           inside += static_cast<std::size_t>(x >= lo) & static_cast<std::size_t>(x <= hi);  // no branch
         }
       };
-      scan(start, first_part);
-      scan(0, rest);
+      scan(start, held);
       inside_window = below <= q && q < below + inside;
       if (inside_window) {
         n = inside;
@@ -90,10 +102,8 @@ void SoundHistory::update_background(int64_t oldest, std::size_t held, std::size
         window_db_[b] = std::min(60.0f, window_db_[b] * 2.0f);
       }
     }
-    if (!inside_window) {
-      for (std::size_t i = 0; i < first_part; ++i) column_[i] = db_[(start + i) * bands + b];
-      for (std::size_t i = 0; i < rest; ++i) column_[first_part + i] = db_[i * bands + b];
-    }
+    if (!inside_window)
+      for (std::size_t i = 0; i < held; ++i) column_[i] = db_[(start + i) * bands + b];
     const auto nth = column_.begin() + static_cast<std::ptrdiff_t>(k);
     std::nth_element(column_.begin(), nth, column_.begin() + static_cast<std::ptrdiff_t>(n));
     background_[b] = *nth;
@@ -114,31 +124,47 @@ FeaturePool SoundHistory::pool(double start_s, double end_s) {
   if (last < first) return out;
 
   // Background: a low quantile of each band over the whole history. It moves slowly, so
-  // it is recomputed at most once per second of new audio (songs bring many sounds a second).
+  // it is recomputed at most once every kBackgroundEvery_s of new audio (songs bring many
+  // sounds a second; recomputing it every second was a seventh of analyze's time with a
+  // pack). Every 4 s, a fifth of the history it is taken over, cross-validated accuracy
+  // moved by less than another shuffle of the folds moves it (README, Performance).
   const std::size_t held = static_cast<std::size_t>(frames_ - oldest);
   const auto q = static_cast<std::size_t>(setup_.background_quantile * static_cast<double>(held - 1));
-  const bool fresh = background_frames_ > 0 && frames_ - background_frames_ < static_cast<int64_t>(rate) &&
+  const bool fresh = background_frames_ > 0 && frames_ - background_frames_ < static_cast<int64_t>(kBackgroundEvery_s * rate) &&
                      background_frames_ >= std::min<int64_t>(frames_, static_cast<int64_t>(capacity_) / 2);
   if (!fresh) {
     update_background(oldest, held, q);
     background_frames_ = frames_;
   }
 
-  // Copy the sound and one frame of context each side into a contiguous block.
+  // The sound and one frame of context each side, read in place from the rings. The
+  // sound's smoothed frames come from the cache where the block holds the same neighbours
+  // the cache was smoothed with: all of them, unless the sound reaches the newest frame
+  // (not smoothed yet) or the oldest held one after the ring has wrapped (its cached
+  // mean has a neighbour the block lacks). Those are smoothed here as FeaturePool would.
   const int64_t c0 = std::max(oldest, first - 1), c1 = std::min(frames_ - 1, last + 1);
-  block_db_.clear();
-  block_peak_.clear();
-  for (int64_t k = c0; k <= c1; ++k) {
-    const std::size_t slot = static_cast<std::size_t>(k) % capacity_;
-    block_db_.insert(block_db_.end(), db_.begin() + static_cast<std::ptrdiff_t>(slot * bands),
-                     db_.begin() + static_cast<std::ptrdiff_t>((slot + 1) * bands));
-    block_peak_.push_back(peak_hz_[slot]);
+  const std::size_t s0 = static_cast<std::size_t>(c0) % capacity_, rows = static_cast<std::size_t>(c1 - c0 + 1);
+  const std::span<const float> block_db(&db_[s0 * bands], rows * bands);
+  std::span<const float> block_smoothed(&smoothed_[s0 * bands], rows * bands);
+  if (!((first > c0 || c0 == 0) && last < c1)) {
+    block_smoothed_.resize(rows * bands);
+    for (int64_t k = first; k <= last; ++k) {
+      const std::size_t i = static_cast<std::size_t>(k - c0) * bands;
+      if (k > c0 && k < c1) {
+        std::copy_n(&block_smoothed[i], bands, &block_smoothed_[i]);
+      } else {
+        const float* row = &block_db[i];
+        smooth_frame(k > c0 ? row - bands : nullptr, row, k < c1 ? row + bands : nullptr, bands, &block_smoothed_[i]);
+      }
+    }
+    block_smoothed = block_smoothed_;
   }
   MelBlock block;
   block.bands = mel_.bands();
   block.frame_rate_hz = rate;
-  block.db = block_db_;
-  block.peak_hz = block_peak_;
+  block.db = block_db;
+  block.peak_hz = std::span<const float>(&peak_hz_[s0], rows);
+  block.smoothed_db = block_smoothed;
   block.begin = static_cast<std::size_t>(first - c0);
   block.end = static_cast<std::size_t>(last - c0 + 1);
   out.add(block, background_, setup_.features);
@@ -158,8 +184,9 @@ const FeaturePool& Bout::add(double start_s, double end_s, const FeaturePool& so
   return pool_;
 }
 
-SpeciesClassifier::SpeciesClassifier(double sample_rate_hz, const SpeciesFeatureSetup& setup, SpeciesModel model)
-    : features_(sample_rate_hz, setup), bout_(setup.bout_gap_s), model_(std::move(model)) {
+SpeciesClassifier::SpeciesClassifier(const SpectrumLayout& spectra, const SpeciesFeatureSetup& setup,
+                                     SpeciesModel model)
+    : features_(spectra, setup), bout_(setup.bout_gap_s), model_(std::move(model)) {
   if (model_.feature_count() != FeaturePool::size(features_.bands()))
     throw std::invalid_argument("model: expects " + std::to_string(model_.feature_count()) +
                                 " features, the feature setup gives " +

@@ -1,10 +1,10 @@
 // Species classification: the stage after the detector.
 //
-//   samples -> MelSpectrogram -> history of frames ---+
-//   Detector -> Sound (start_s, end_s) ---------------+-> FeaturePool -> Bout -> SpeciesModel
+//   Detector: spectra -> MelSpectrogram -> history of frames ---+
+//   Detector -> Sound (start_s, end_s) -------------------------+-> FeaturePool -> Bout -> SpeciesModel
 //
-// SoundHistory runs beside the detector on the same samples and keeps the last few
-// seconds of log-mel frames in a preallocated ring. When the detector reports a
+// SoundHistory listens to the detector's spectra (Detector::listen) and keeps the last
+// few seconds of log-mel frames in a preallocated ring. When the detector reports a
 // sound, its frames (and those of the context_s before it) are pooled into features against the background level of each
 // band (a low quantile of the history). Consecutive sounds less than bout_gap_s apart
 // are treated as one bout of one bird: their pools add up, so the tenth syllable of a
@@ -41,12 +41,13 @@ void validate(const SpeciesFeatureSetup& setup);
 
 class SoundHistory {
  public:
-  // Throws std::invalid_argument naming the bad parameter.
-  SoundHistory(double sample_rate_hz, const SpeciesFeatureSetup& setup);
+  // Reads spectra laid out as `spectra` (Detector::spectrum_layout()). Throws
+  // std::invalid_argument naming the bad parameter.
+  SoundHistory(const SpectrumLayout& spectra, const SpeciesFeatureSetup& setup);
 
-  // Feeds the same samples the detector gets (before it, so the history covers every
-  // sound the detector reports).
-  void process(std::span<const float> samples);
+  // Feeds each spectrum the detector computes, as it computes it (Detector::listen), so
+  // the history covers every sound the detector reports.
+  void add_spectrum(int64_t frame, std::span<const float> power);
   // The features of the sound between start_s and end_s (seconds from the first
   // sample); only the part still in the history counts.
   FeaturePool pool(double start_s, double end_s);
@@ -65,14 +66,17 @@ class SoundHistory {
   SpeciesFeatureSetup setup_;
   MelSpectrogram mel_;
   std::size_t capacity_;
-  std::vector<float> db_;       // ring: capacity_ x bands
-  std::vector<float> peak_hz_;  // ring: capacity_
+  // Rings of capacity_ frames, each frame stored twice (slots k and k + capacity_) so
+  // that any run of held frames is contiguous.
+  std::vector<float> db_;        // 2 capacity_ x bands
+  std::vector<float> smoothed_;  // each frame's 3x3 mean (smooth_frame), once its next frame is in
+  std::vector<float> peak_hz_;   // 2 capacity_
   int64_t frames_ = 0;          // frames computed so far
   int64_t background_frames_ = 0;  // frames_ when background_ was computed
   void update_background(int64_t oldest, std::size_t held, std::size_t q);
   std::vector<float> window_db_;  // half-width of each band's selection window around its background
   // scratch, reused between sounds
-  std::vector<float> block_db_, block_peak_, background_, column_;
+  std::vector<float> block_smoothed_, background_, column_;
 };
 
 // Groups consecutive sounds into bouts and sums their features.
@@ -100,10 +104,11 @@ struct SpeciesScores {
 
 class SpeciesClassifier {
  public:
-  // Throws std::invalid_argument when the model does not fit the features.
-  SpeciesClassifier(double sample_rate_hz, const SpeciesFeatureSetup& setup, SpeciesModel model);
+  // Throws std::invalid_argument when the model does not fit the features, or the
+  // features cannot be made from these spectra (Detector::spectrum_layout()).
+  SpeciesClassifier(const SpectrumLayout& spectra, const SpeciesFeatureSetup& setup, SpeciesModel model);
 
-  void process(std::span<const float> samples) { features_.process(samples); }
+  void add_spectrum(int64_t frame, std::span<const float> power) { features_.add_spectrum(frame, power); }
   SpeciesScores classify(const Sound& sound);
 
   const SpeciesModel& model() const { return model_; }

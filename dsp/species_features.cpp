@@ -27,6 +27,52 @@ void validate(const SpeciesFeatureConfig& c) {
   if (!(c.max_pitch_hz > c.min_pitch_hz)) bad("max_pitch_hz", c.max_pitch_hz, "a frequency above min_pitch_hz");
 }
 
+// Summed row by row from 0: the same operations in the same order in every band, so the
+// inner bands are one loop the compiler can vectorise (this smoothing was most of the
+// pooling time).
+void smooth_frame(const float* before, const float* row, const float* after, std::size_t B, float* out) {
+  if (B == 0) return;
+  const float* rows[3];
+  std::size_t n = 0;
+  if (before != nullptr) rows[n++] = before;
+  rows[n++] = row;
+  if (after != nullptr) rows[n++] = after;
+  auto edge = [&](std::size_t b) {
+    const std::size_t ba = b > 0 ? b - 1 : b, bb = std::min(B - 1, b + 1);
+    float sum = 0.0f;
+    for (std::size_t r = 0; r < n; ++r)
+      for (std::size_t c = ba; c <= bb; ++c) sum += rows[r][c];
+    out[b] = sum / static_cast<float>(n * (bb - ba + 1));
+  };
+  edge(0);
+  const float count = static_cast<float>(3 * n);
+  auto add_row = [](float& sum, const float* r, std::size_t b) {
+    sum += r[b - 1];
+    sum += r[b];
+    sum += r[b + 1];
+  };
+  const float* r0 = rows[0];
+  const float* r1 = n > 1 ? rows[1] : rows[0];
+  const float* r2 = n > 2 ? rows[2] : rows[0];
+  if (n == 3) {
+    for (std::size_t b = 1; b + 1 < B; ++b) {
+      float sum = 0.0f;
+      add_row(sum, r0, b);
+      add_row(sum, r1, b);
+      add_row(sum, r2, b);
+      out[b] = sum / count;
+    }
+  } else {
+    for (std::size_t b = 1; b + 1 < B; ++b) {
+      float sum = 0.0f;
+      add_row(sum, r0, b);
+      if (n > 1) add_row(sum, r1, b);
+      out[b] = sum / count;
+    }
+  }
+  if (B > 1) edge(B - 1);
+}
+
 FeaturePool::FeaturePool(int bands)
     : bands_(bands),
       sum_excess_(static_cast<std::size_t>(bands)),
@@ -72,58 +118,27 @@ void FeaturePool::add(const MelBlock& blk, std::span<const float> background_db,
   frames_ += static_cast<int64_t>(n);
   seconds_ += static_cast<double>(n) / blk.frame_rate_hz;
 
-  // Excess over the background, then a 3x3 (time x band) mean: a single frame's band
-  // level scatters by several dB in noise, so activity and shape use the smoothed map.
+  // Excess over the background, smoothed by a 3x3 (time x band) mean: a single frame's
+  // band level scatters by several dB in noise, so activity and shape use the smoothed
+  // map. The mean of (level - background) is the mean level minus the mean background of
+  // the same bands, so smoothed levels (cached by SoundHistory) serve any background.
   const std::size_t c0 = begin > 0 ? begin - 1 : 0, c1 = std::min(n_all, end + 1);
-  std::vector<float> z((c1 - c0) * B);
-  for (std::size_t t = c0; t < c1; ++t)
-    for (std::size_t b = 0; b < B; ++b) z[(t - c0) * B + b] = blk.db[t * B + b] - background_db[b];
-  std::vector<float> zs(n * B);
-  std::vector<float> e(n);
+  std::vector<float> zs(n * B), e(n), smoothed_background(B);
+  smooth_frame(nullptr, background_db.data(), nullptr, B, smoothed_background.data());
   for (std::size_t t = begin; t < end; ++t) {
-    const std::size_t ta = t > c0 ? t - 1 : t, tb = std::min(c1 - 1, t + 1);
     float* out = &zs[(t - begin) * B];
-    // The mean of the 3x3 neighbourhood clipped to the block, summed row by row from
-    // 0: the same operations in the same order in every band, so the inner bands are
-    // one loop the compiler can vectorise (this smoothing was most of the pooling time).
-    auto edge = [&](std::size_t b) {
-      const std::size_t ba = b > 0 ? b - 1 : b, bb = std::min(B - 1, b + 1);
-      float sum = 0.0f;
-      int count = 0;
-      for (std::size_t u = ta; u <= tb; ++u)
-        for (std::size_t c = ba; c <= bb; ++c, ++count) sum += z[(u - c0) * B + c];
-      out[b] = sum / static_cast<float>(count);
-    };
-    edge(0);
-    const float* r0 = &z[(ta - c0) * B];
-    const std::size_t rows = tb - ta + 1;
-    const float* r1 = rows > 1 ? r0 + B : r0;
-    const float* r2 = rows > 2 ? r1 + B : r1;
-    const float count = static_cast<float>(3 * rows);
-    auto add_row = [](float& sum, const float* row, std::size_t b) {
-      sum += row[b - 1];
-      sum += row[b];
-      sum += row[b + 1];
-    };
-    if (rows == 3) {
-      for (std::size_t b = 1; b + 1 < B; ++b) {
-        float sum = 0.0f;
-        add_row(sum, r0, b);
-        add_row(sum, r1, b);
-        add_row(sum, r2, b);
-        out[b] = sum / count;
-      }
-    } else {  // the first or last frame of the block: one or two rows
-      for (std::size_t b = 1; b + 1 < B; ++b) {
-        float sum = 0.0f;
-        add_row(sum, r0, b);
-        if (rows > 1) add_row(sum, r1, b);
-        out[b] = sum / count;
-      }
+    if (!blk.smoothed_db.empty()) {
+      std::copy_n(&blk.smoothed_db[t * B], B, out);
+    } else {
+      const float* before = t > c0 ? &blk.db[(t - 1) * B] : nullptr;
+      const float* after = t + 1 < c1 ? &blk.db[(t + 1) * B] : nullptr;
+      smooth_frame(before, &blk.db[t * B], after, B, out);
     }
-    if (B > 1) edge(B - 1);
+    for (std::size_t b = 0; b < B; ++b) out[b] -= smoothed_background[b];
     e[t - begin] = max_of(out, B);
   }
+  // The unsmoothed excess of frame t.
+  auto excess = [&](std::size_t t, std::size_t b) { return blk.db[t * B + b] - background_db[b]; };
   const float loudest = *std::max_element(e.begin(), e.end());
   const float threshold =
       static_cast<float>(std::max(cfg.min_excess_db, static_cast<double>(loudest) - cfg.dynamic_range_db));
@@ -150,14 +165,14 @@ void FeaturePool::add(const MelBlock& blk, std::span<const float> background_db,
     }
     ++run;
     ++active_;
-    const float* zt = &z[(t - c0) * B];
     const float* st = &zs[i * B];
     for (std::size_t b = 0; b < B; ++b) {
-      sum_excess_[b] += zt[b];
-      sum_excess2_[b] += static_cast<double>(zt[b]) * zt[b];
+      const float z = excess(t, b);
+      sum_excess_[b] += z;
+      sum_excess2_[b] += static_cast<double>(z) * z;
       sum_shape_[b] += st[b] - e[i];
       // change from the previous frame (context frame when i == 0)
-      const float prev = i > 0 ? zs[(i - 1) * B + b] : (t > c0 ? z[(t - 1 - c0) * B + b] : st[b]);
+      const float prev = i > 0 ? zs[(i - 1) * B + b] : (t > c0 ? excess(t - 1, b) : st[b]);
       sum_change_[b] += std::abs(st[b] - prev);
     }
     const double lp = log_pitch(t);

@@ -23,8 +23,9 @@ namespace birdsong::dsp {
 
 // Changes whenever the meaning of any feature changes: a profile pack learned with
 // another version cannot be used. Version 2: a sound is pooled with the context_s of
-// audio before it (dsp/species_classifier.hpp).
-inline constexpr int kSpeciesFeatureVersion = 2;
+// audio before it (dsp/species_classifier.hpp). Version 3: the mel is made from the
+// detector's spectra (dsp/mel_spectrogram.hpp).
+inline constexpr int kSpeciesFeatureVersion = 3;
 
 struct SpeciesFeatureConfig {
   double min_excess_db = 6.0;       // a frame this far over the background may be active
@@ -44,7 +45,15 @@ struct MelBlock {
   std::span<const float> peak_hz;  // one per frame
   std::size_t begin = 0;
   std::size_t end = 0;
+  // Optional: db already smoothed by smooth_frame (frames x bands, as db), for frames
+  // [begin, end) at least. Empty: the block's frames are smoothed here.
+  std::span<const float> smoothed_db;
 };
+
+// The 3x3 (time x band) mean around one frame: `row` is the frame, `before` and `after`
+// its neighbours in time (either may be null: the mean is then of the rows there are);
+// bands at the edges average the two or three bands there are. Writes `bands` values.
+void smooth_frame(const float* before, const float* row, const float* after, std::size_t bands, float* out);
 
 class FeaturePool {
  public:

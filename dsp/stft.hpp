@@ -20,10 +20,26 @@ namespace birdsong::dsp {
 // two are fastest). Keeps the time/frequency trade-off the same at any sample rate.
 int fft_size_for(double sample_rate_hz, double target_frame_s);
 
+// Where the frames and bins of an Stft lie: what a reader of its spectra needs.
+struct SpectrumLayout {
+  double sample_rate_hz = 0.0;
+  int fft_size = 0;
+  int hop_samples = 0;
+
+  int bins() const { return fft_size / 2 + 1; }
+  double bin_hz() const { return sample_rate_hz / fft_size; }
+  double frame_rate_hz() const { return sample_rate_hz / hop_samples; }
+  // Centre of frame `frame_index`, in seconds from the first sample.
+  double time_s(int64_t frame_index) const {
+    return (static_cast<double>(frame_index) * hop_samples + fft_size / 2.0) / sample_rate_hz;
+  }
+};
+
 class Stft {
  public:
   // Throws std::invalid_argument naming the bad parameter.
   Stft(double sample_rate_hz, int fft_size, int hop_samples);
+  explicit Stft(const SpectrumLayout& layout) : Stft(layout.sample_rate_hz, layout.fft_size, layout.hop_samples) {}
   ~Stft();
   Stft(const Stft&) = delete;
   Stft& operator=(const Stft&) = delete;
@@ -49,16 +65,14 @@ class Stft {
     }
   }
 
+  SpectrumLayout layout() const { return {sample_rate_hz_, fft_size_, hop_samples_}; }
   int fft_size() const { return fft_size_; }
   int hop_samples() const { return hop_samples_; }
-  int bins() const { return fft_size_ / 2 + 1; }
+  int bins() const { return layout().bins(); }
   double sample_rate_hz() const { return sample_rate_hz_; }
-  double bin_hz() const { return sample_rate_hz_ / fft_size_; }
-  double frame_rate_hz() const { return sample_rate_hz_ / hop_samples_; }
-  // Centre of frame `frame_index`, in seconds from the first sample.
-  double time_s(int64_t frame_index) const {
-    return (static_cast<double>(frame_index) * hop_samples_ + fft_size_ / 2.0) / sample_rate_hz_;
-  }
+  double bin_hz() const { return layout().bin_hz(); }
+  double frame_rate_hz() const { return layout().frame_rate_hz(); }
+  double time_s(int64_t frame_index) const { return layout().time_s(frame_index); }
   int64_t frames_done() const { return frames_done_; }
   // The power spectrum of the latest frame (the one last passed to on_frame), until the
   // next frame replaces it.

@@ -17,12 +17,12 @@ void analyze_file(const std::string& path, const Config& config, EventWriter& wr
   // analyze runs on one thread, so libmpg123's notes can be captured into the one line.
   SoundFile file(path, DecoderNotes::captured);
   const auto file_start = recording_start_time(file);
-  // Species: the classifier keeps its own history of the samples the detector sees, and
-  // judges every sound the detector outlines (identification.hpp).
+  // Species: the classifier keeps a history of the detector's spectra, and judges every
+  // sound the detector outlines (identification.hpp).
   dsp::Detector detector(file.sample_rate_hz(),
                          profiles != nullptr ? detector_config_with_profiles(config.detector) : config.detector);
   std::optional<SpeciesIdentifier> species;
-  if (profiles != nullptr) species.emplace(profiles->pack, profiles->policy, file.sample_rate_hz());
+  if (profiles != nullptr) species.emplace(profiles->pack, profiles->policy, detector);
   std::vector<float> chunk(8192);
   std::vector<dsp::Sound> sounds;
   auto emit = [&] {
@@ -42,7 +42,6 @@ void analyze_file(const std::string& path, const Config& config, EventWriter& wr
   };
   try {
     while (std::size_t n = file.read(chunk)) {
-      if (species) species->process(std::span<const float>(chunk.data(), n));
       detector.process(std::span<const float>(chunk.data(), n), sounds);
       emit();
     }

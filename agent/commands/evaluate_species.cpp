@@ -23,6 +23,7 @@ int evaluate_species(const SpeciesEvaluateOptions& o, std::ostream& out, std::os
     return kExitUsage;
   }
   LearnOptions learn;
+  learn.features = feature_setup_for(o.config.detector);
   ProfilePack pack;
   SpeciesPolicy policy;
   if (!o.profiles.empty()) {

@@ -19,6 +19,7 @@ int learn(const LearnCommandOptions& o, std::ostream& out, std::ostream& err) {
     return kExitUsage;
   }
   LearnOptions options;
+  options.features = feature_setup_for(o.config.detector);
   options.description = o.description;
   options.demo = o.demo;
   options.threshold = o.threshold;

@@ -58,8 +58,10 @@ LoadedProfiles load_profiles(const SpeciesConfig& config, double bird_gate) {
   return p;
 }
 
-SpeciesIdentifier::SpeciesIdentifier(const ProfilePack& pack, SpeciesPolicy policy, double sample_rate_hz)
-    : pack_(pack), policy_(std::move(policy)), classifier_(sample_rate_hz, pack.features, pack.model) {}
+SpeciesIdentifier::SpeciesIdentifier(const ProfilePack& pack, SpeciesPolicy policy, dsp::Detector& detector)
+    : pack_(pack), policy_(std::move(policy)), classifier_(detector.spectrum_layout(), pack.features, pack.model) {
+  detector.listen([this](int64_t frame, std::span<const float> power) { classifier_.add_spectrum(frame, power); });
+}
 
 bool SpeciesIdentifier::identify(Event& e) {
   const dsp::SpeciesScores s = classifier_.classify(e.sound);

@@ -64,11 +64,11 @@ LoadedProfiles load_profiles(const SpeciesConfig& config, double bird_gate);
 
 class SpeciesIdentifier {
  public:
-  // Throws std::invalid_argument when the pack cannot work at this sample rate.
-  SpeciesIdentifier(const ProfilePack& pack, SpeciesPolicy policy, double sample_rate_hz);
-
-  // Feed the same samples as the detector, before it.
-  void process(std::span<const float> samples) { classifier_.process(samples); }
+  // Throws std::invalid_argument when the pack cannot work with this detector (sample
+  // rate, [detector] frame_s). Listens to the detector's spectra: keep both alive together.
+  SpeciesIdentifier(const ProfilePack& pack, SpeciesPolicy policy, dsp::Detector& detector);
+  SpeciesIdentifier(const SpeciesIdentifier&) = delete;  // the detector holds its address
+  SpeciesIdentifier& operator=(const SpeciesIdentifier&) = delete;
   // Fills species, common_name and confidence of an event made from a detected sound
   // (its confidence is the detector's bird-likeness until then). Returns whether the
   // event is reported (reported()); when not, the caller drops it.

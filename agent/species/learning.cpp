@@ -11,12 +11,19 @@
 
 namespace birdsong {
 
+dsp::SpeciesFeatureSetup feature_setup_for(const dsp::DetectorConfig& detector) {
+  dsp::SpeciesFeatureSetup setup;
+  setup.mel.frame_s = detector.frame_s;
+  return setup;
+}
+
 RecordingSounds extract_sounds(const ManifestEntry& entry, const dsp::DetectorConfig& detector_config,
                                const dsp::SpeciesFeatureSetup& setup) {
   SoundFile file(entry.path, DecoderNotes::captured);
   // Every sound the classifier will judge with the pack, however bird-like.
   dsp::Detector detector(file.sample_rate_hz(), detector_config_with_profiles(detector_config));
-  dsp::SoundHistory history(file.sample_rate_hz(), setup);
+  dsp::SoundHistory history(detector.spectrum_layout(), setup);
+  detector.listen([&history](int64_t frame, std::span<const float> power) { history.add_spectrum(frame, power); });
   RecordingSounds r;
   r.path = entry.path;
   r.label = entry.label;
@@ -54,7 +61,6 @@ RecordingSounds extract_sounds(const ManifestEntry& entry, const dsp::DetectorCo
   };
   while (std::size_t n = file.read(chunk)) {
     const std::span<const float> part(chunk.data(), n);
-    history.process(part);
     detector.process(part, sounds);
     take();
     samples += static_cast<int64_t>(n);

@@ -55,6 +55,10 @@ inline constexpr double kCalibrationStepRecordings = 5.0;
 // said 0.99, and the 18 events of the scored fold given it were right 11 % of the time.
 inline constexpr double kCalibrationPriorRecordings = 2.0;
 
+// The feature settings `learn` uses with this detector: the defaults, read from the
+// detector's spectra (their frame length is the detector's frame_s).
+dsp::SpeciesFeatureSetup feature_setup_for(const dsp::DetectorConfig& detector);
+
 struct LearnOptions {
   dsp::SpeciesFeatureSetup features;
   dsp::SpeciesTrainingOptions training;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "agent/species/profile_pack.hpp"
+#include "dsp/detector.hpp"
 #include "dsp/species_classifier.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
@@ -27,15 +28,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   } catch (const birdsong::ProfilePackError&) {
     return 0;
   }
-  // What `run --profiles` does with it: a classifier at a rate the pack accepts.
+  // What `run --profiles` does with it: a classifier at a rate the pack accepts, on the
+  // spectra of a detector with the pack's frame length.
   const double rate_hz = 48000.0;
   if (pack.min_sample_rate_hz() > rate_hz) return 0;
   try {
-    birdsong::dsp::SpeciesClassifier classifier(rate_hz, pack.features, pack.model);
+    birdsong::dsp::DetectorConfig detector;
+    detector.frame_s = pack.features.mel.frame_s;
+    birdsong::dsp::validate(detector);
+    birdsong::dsp::Stft stft(birdsong::dsp::detector_spectrum_layout(rate_hz, detector));
+    birdsong::dsp::SpeciesClassifier classifier(stft.layout(), pack.features, pack.model);
     std::vector<float> x(4800);
     uint32_t state = 1;
     for (float& v : x) v = static_cast<float>(static_cast<int32_t>(state = state * 1664525u + 1013904223u)) / 2.2e10f;
-    classifier.process(x);
+    stft.process(x, [&](int64_t frame, std::span<const float> power) { classifier.add_spectrum(frame, power); });
     birdsong::dsp::Sound sound;
     sound.start_s = 0.02;
     sound.end_s = 0.08;
