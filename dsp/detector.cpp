@@ -40,8 +40,7 @@ static int bins_used(double rate, const DetectorConfig& c) {
 }
 
 SpectrumLayout detector_spectrum_layout(double rate, const DetectorConfig& c) {
-  const int n = fft_size_for(rate, c.frame_s);
-  return {rate, n, n / 2};
+  return half_overlapping_layout(rate, c.frame_s);
 }
 
 struct Detector::State {

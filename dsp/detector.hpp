@@ -20,7 +20,7 @@ namespace birdsong::dsp {
 struct DetectorConfig {
   double min_hz = 1000.0;          // band searched for bird sounds (clamped to 0.95 x Nyquist)
   double max_hz = 12000.0;
-  double frame_s = 0.0107;         // analysis frame length (rounded to a power-of-two FFT)
+  double frame_s = kDefaultFrame_s;         // analysis frame length (rounded to a power-of-two FFT)
   double threshold_db = 15.0;      // excess over the noise floor that outlines a sound
   double min_snr_db = 30.0;        // a syllable must peak this far above the floor to count
   double min_duration_s = 0.04;    // shorter blips are not sounds
@@ -79,7 +79,7 @@ class Detector {
   void flush(std::vector<Sound>& out, std::vector<BirdLikenessInputs>* why = nullptr);
 
   // The species classifier listens here: one FFT per frame serves both (the FFT is
-  // most of the detector's cost).
+  // most of the detector's cost). One listener: another call replaces it.
   void listen(SpectrumListener listener);
   SpectrumLayout spectrum_layout() const;
 

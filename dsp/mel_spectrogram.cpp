@@ -51,12 +51,12 @@ const SpectrumLayout& checked(const SpectrumLayout& spectra, const MelConfig& c)
     bad("max_hz", c.max_hz,
         "at most the Nyquist frequency " + std::to_string(rate_hz / 2.0) + " (these profiles need audio sampled at >= " +
             std::to_string(2.0 * c.max_hz) + " Hz)");
-  const int n = fft_size_for(rate_hz, c.frame_s);
-  if (spectra.fft_size != n || spectra.hop_samples != n / 2)
+  const SpectrumLayout learned = half_overlapping_layout(rate_hz, c.frame_s);
+  if (spectra.fft_size != learned.fft_size || spectra.hop_samples != learned.hop_samples)
     bad("frame_s", c.frame_s,
         "the detector's frame_s: its spectra are " + std::to_string(spectra.fft_size) + "-sample frames at " +
             std::to_string(static_cast<int>(rate_hz)) + " Hz, these profiles were learned from " +
-            std::to_string(n) + "-sample ones (learn them again with this [detector] frame_s)");
+            std::to_string(learned.fft_size) + "-sample ones (learn them again with this [detector] frame_s)");
   if (c.hop_s * rate_hz < spectra.hop_samples)
     bad("hop_s", c.hop_s, "at least the spectra's hop, " + std::to_string(spectra.hop_samples / rate_hz) + " seconds");
   return spectra;

@@ -23,7 +23,7 @@ struct MelConfig {
   double min_hz = 300.0;    // lowest band edge
   double max_hz = 11000.0;  // highest band edge; audio must be sampled at >= 2 * max_hz
   int bands = 40;
-  double frame_s = 0.0107;  // the spectra's frames: the detector's frame_s, checked against them
+  double frame_s = kDefaultFrame_s;  // the spectra's frames: the detector's frame_s, checked against them
   double hop_s = 0.016;     // one mel frame every hop_s
 };
 

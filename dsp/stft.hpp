@@ -35,6 +35,17 @@ struct SpectrumLayout {
   }
 };
 
+// The detector's analysis frame (DetectorConfig::frame_s); species packs are learned on
+// its spectra (MelConfig::frame_s).
+inline constexpr double kDefaultFrame_s = 0.0107;
+
+// Frames of fft_size_for(rate, frame_s) samples, half-overlapping: the detector's spectra,
+// which the species mel reads.
+inline SpectrumLayout half_overlapping_layout(double sample_rate_hz, double frame_s) {
+  const int n = fft_size_for(sample_rate_hz, frame_s);
+  return {sample_rate_hz, n, n / 2};
+}
+
 class Stft {
  public:
   // Throws std::invalid_argument naming the bad parameter.
