@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
+#include <random>
 #include <stdexcept>
 #include <string>
 
@@ -9,6 +11,111 @@ namespace birdsong::dsp {
 
 namespace {
 [[noreturn]] void bad(const std::string& what) { throw std::invalid_argument(what); }
+
+// Adam's moments for one block of parameters.
+struct Adam {
+  std::vector<float> m, v;
+  explicit Adam(std::size_t n) : m(n, 0.0f), v(n, 0.0f) {}
+  // One step on `param` with gradient `grad` plus `l2` times the parameter.
+  void step(std::vector<float>& param, const std::vector<float>& grad, double l2, double lr, int t) {
+    const double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+    const double c1 = 1.0 - std::pow(beta1, t), c2 = 1.0 - std::pow(beta2, t);
+    const auto step_size = static_cast<float>(lr * std::sqrt(c2) / c1);
+    const auto b1 = static_cast<float>(beta1), b2 = static_cast<float>(beta2), l = static_cast<float>(l2);
+    for (std::size_t k = 0; k < param.size(); ++k) {
+      const float g = grad[k] + l * param[k];
+      m[k] = b1 * m[k] + (1.0f - b1) * g;
+      v[k] = b2 * v[k] + (1.0f - b2) * g * g;
+      param[k] -= step_size * m[k] / (std::sqrt(v[k]) + static_cast<float>(eps));
+    }
+  }
+};
+
+struct HiddenLayerModel {
+  std::vector<float> hidden_weights, hidden_bias, weights, bias;
+};
+
+// One hidden layer of rectified linear units, then softmax; minibatch Adam on the
+// weighted mean log-loss plus hidden_l2 on the weights (not the biases). `x` holds N
+// standardised examples of F features; `weight` each example's weight, mean 1.
+HiddenLayerModel train_hidden_layer(std::size_t C, std::size_t F, std::span<const float> x,
+                                    std::span<const int> labels, std::span<const float> weight,
+                                    const SpeciesTrainingOptions& o) {
+  const std::size_t N = labels.size(), H = static_cast<std::size_t>(o.hidden);
+  std::mt19937 rng(20261207);  // fixed: the same examples always learn the same pack
+  auto init = [&rng](std::vector<float>& v, std::size_t fan_in, std::size_t fan_out) {
+    const auto bound = static_cast<float>(std::sqrt(6.0 / static_cast<double>(fan_in + fan_out)));
+    std::uniform_real_distribution<float> u(-bound, bound);
+    for (float& w : v) w = u(rng);
+  };
+  HiddenLayerModel m{std::vector<float>(F * H), std::vector<float>(H), std::vector<float>(C * H), std::vector<float>(C)};
+  init(m.hidden_weights, F, H);
+  init(m.hidden_bias, F, H);
+  init(m.weights, H, C);
+  init(m.bias, H, C);
+  std::vector<float> g_hidden_weights(F * H), g_hidden_bias(H), g_weights(C * H), g_bias(C);
+  Adam a_hidden_weights(F * H), a_hidden_bias(H), a_weights(C * H), a_bias(C);
+  std::vector<float> units(H), back(H), p(C);
+  std::vector<std::size_t> order(N);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  const double lr = 1e-3;
+  int t = 0;
+  for (int epoch = 0; epoch < o.epochs; ++epoch) {
+    std::shuffle(order.begin(), order.end(), rng);
+    for (std::size_t first = 0; first < N; first += SpeciesTrainingOptions::kMinibatch) {
+      const std::size_t last = std::min(N, first + SpeciesTrainingOptions::kMinibatch);
+      const auto batch = static_cast<float>(last - first);
+      for (auto* g : {&g_hidden_weights, &g_hidden_bias, &g_weights, &g_bias}) std::fill(g->begin(), g->end(), 0.0f);
+      for (std::size_t n = first; n < last; ++n) {
+        const std::size_t i = order[n];
+        const float* xi = &x[i * F];
+        std::copy(m.hidden_bias.begin(), m.hidden_bias.end(), units.begin());
+        for (std::size_t j = 0; j < F; ++j) {
+          const float v = xi[j], *w = &m.hidden_weights[j * H];
+          for (std::size_t k = 0; k < H; ++k) units[k] += v * w[k];
+        }
+        for (float& u : units) u = std::max(u, 0.0f);
+        float top = -1e30f;
+        for (std::size_t c = 0; c < C; ++c) {
+          const float* w = &m.weights[c * H];
+          float s = m.bias[c];
+          for (std::size_t k = 0; k < H; ++k) s += w[k] * units[k];
+          p[c] = s;
+          top = std::max(top, s);
+        }
+        float total = 0.0f;
+        for (float& v : p) total += (v = std::exp(v - top));
+        std::fill(back.begin(), back.end(), 0.0f);
+        for (std::size_t c = 0; c < C; ++c) {
+          const float g = weight[i] / batch * (p[c] / total - (static_cast<int>(c) == labels[i] ? 1.0f : 0.0f));
+          g_bias[c] += g;
+          float* gw = &g_weights[c * H];
+          const float* w = &m.weights[c * H];
+          for (std::size_t k = 0; k < H; ++k) {
+            gw[k] += g * units[k];
+            back[k] += g * w[k];
+          }
+        }
+        for (std::size_t k = 0; k < H; ++k)
+          if (units[k] <= 0.0f) back[k] = 0.0f;
+        for (std::size_t k = 0; k < H; ++k) g_hidden_bias[k] += back[k];
+        for (std::size_t j = 0; j < F; ++j) {
+          const float v = xi[j];
+          if (v == 0.0f) continue;
+          float* gw = &g_hidden_weights[j * H];
+          for (std::size_t k = 0; k < H; ++k) gw[k] += v * back[k];
+        }
+      }
+      ++t;
+      a_hidden_weights.step(m.hidden_weights, g_hidden_weights, o.hidden_l2, lr, t);
+      a_hidden_bias.step(m.hidden_bias, g_hidden_bias, 0.0, lr, t);
+      a_weights.step(m.weights, g_weights, o.hidden_l2, lr, t);
+      a_bias.step(m.bias, g_bias, 0.0, lr, t);
+    }
+  }
+  return m;
+}
+
 }  // namespace
 
 void validate(const SpeciesTrainingOptions& o) {
@@ -16,6 +123,9 @@ void validate(const SpeciesTrainingOptions& o) {
   if (o.iterations < 1 || o.iterations > 100000) bad("iterations: " + std::to_string(o.iterations) + ": expected 1..100000");
   if (!(o.learning_rate > 0.0 && o.learning_rate <= 10.0))
     bad("learning_rate: " + std::to_string(o.learning_rate) + ": expected 0..10");
+  if (o.hidden < 0 || o.hidden > 4096) bad("hidden: " + std::to_string(o.hidden) + ": expected 0..4096");
+  if (!(o.hidden_l2 >= 0.0 && o.hidden_l2 <= 100.0)) bad("hidden_l2: " + std::to_string(o.hidden_l2) + ": expected 0..100");
+  if (o.epochs < 1 || o.epochs > 100000) bad("epochs: " + std::to_string(o.epochs) + ": expected 1..100000");
 }
 
 void softmax(std::span<float> v, double temperature) {
@@ -31,17 +141,27 @@ void softmax(std::span<float> v, double temperature) {
 
 SpeciesModel::SpeciesModel(int classes, std::vector<float> mean, std::vector<float> scale, std::vector<float> weights,
                            std::vector<float> bias, double temperature)
-    : classes_(classes), mean_(std::move(mean)), scale_(std::move(scale)), weights_(std::move(weights)),
-      bias_(std::move(bias)) {
-  const std::size_t f = mean_.size();
+    : SpeciesModel(classes, std::move(mean), std::move(scale), {}, {}, std::move(weights), std::move(bias),
+                   temperature) {}
+
+SpeciesModel::SpeciesModel(int classes, std::vector<float> mean, std::vector<float> scale,
+                           std::vector<float> hidden_weights, std::vector<float> hidden_bias,
+                           std::vector<float> weights, std::vector<float> bias, double temperature)
+    : classes_(classes), mean_(std::move(mean)), scale_(std::move(scale)), hidden_weights_(std::move(hidden_weights)),
+      hidden_bias_(std::move(hidden_bias)), weights_(std::move(weights)), bias_(std::move(bias)) {
+  const std::size_t f = mean_.size(), h = hidden_bias_.size(), inputs = h > 0 ? h : f;
   if (classes < 1) bad("classes: " + std::to_string(classes) + ": expected at least 1");
-  if (f == 0 || scale_.size() != f || weights_.size() != f * static_cast<std::size_t>(classes) ||
-      bias_.size() != static_cast<std::size_t>(classes))
+  if (f == 0 || scale_.size() != f || hidden_weights_.size() != f * h ||
+      weights_.size() != inputs * static_cast<std::size_t>(classes) || bias_.size() != static_cast<std::size_t>(classes))
     bad("model sizes disagree: " + std::to_string(f) + " means, " + std::to_string(scale_.size()) + " scales, " +
+        std::to_string(hidden_weights_.size()) + " hidden weights for " + std::to_string(h) + " hidden units, " +
         std::to_string(weights_.size()) + " weights, " + std::to_string(bias_.size()) + " biases for " +
         std::to_string(classes) + " classes");
   for (float s : scale_)
     if (!(s > 0.0f) || !std::isfinite(s)) bad("model scale: expected positive numbers");
+  for (const auto* v : {&hidden_weights_, &hidden_bias_, &weights_, &bias_})
+    for (float x : *v)
+      if (!std::isfinite(x)) bad("model weights: expected finite numbers");
   set_temperature(temperature);
 }
 
@@ -51,13 +171,24 @@ void SpeciesModel::set_temperature(double t) {
 }
 
 void SpeciesModel::scores(std::span<const float> x, std::span<float> out) const {
-  const std::size_t f = mean_.size();
+  const std::size_t f = mean_.size(), h = hidden_bias_.size();
   if (x.size() != f || out.size() != static_cast<std::size_t>(classes_))
     bad("feature vector of " + std::to_string(x.size()) + " values, the model expects " + std::to_string(f));
+  std::vector<float> z(f);
+  for (std::size_t j = 0; j < f; ++j) z[j] = standard_score(x[j], mean_[j], scale_[j]);
+  if (h > 0) {  // the hidden layer's units, rectified, are the inputs of the softmax
+    std::vector<float> units(hidden_bias_);
+    for (std::size_t j = 0; j < f; ++j) {
+      const float* w = &hidden_weights_[j * h];
+      for (std::size_t k = 0; k < h; ++k) units[k] += z[j] * w[k];
+    }
+    for (float& u : units) u = std::max(u, 0.0f);
+    z = std::move(units);
+  }
   for (int c = 0; c < classes_; ++c) {
-    const float* w = &weights_[static_cast<std::size_t>(c) * f];
+    const float* w = &weights_[static_cast<std::size_t>(c) * z.size()];
     double s = bias_[static_cast<std::size_t>(c)];
-    for (std::size_t j = 0; j < f; ++j) s += w[j] * standard_score(x[j], mean_[j], scale_[j]);
+    for (std::size_t j = 0; j < z.size(); ++j) s += w[j] * z[j];
     out[static_cast<std::size_t>(c)] = static_cast<float>(s);
   }
 }
@@ -190,6 +321,14 @@ SpeciesModel SpeciesModel::train(int classes, int feature_count, std::span<const
   std::vector<float> x(N * F);
   for (std::size_t i = 0; i < N; ++i)
     for (std::size_t j = 0; j < F; ++j) x[i * F + j] = standard_score(features[i * F + j], mean[j], scale[j]);
+
+  if (o.hidden > 0) {
+    std::vector<float> weight(N);
+    for (std::size_t i = 0; i < N; ++i) weight[i] = static_cast<float>(example_weights[i] * static_cast<double>(N) / wsum);
+    HiddenLayerModel m = train_hidden_layer(C, F, x, labels, weight, o);
+    return SpeciesModel(classes, std::move(mean), std::move(scale), std::move(m.hidden_weights),
+                        std::move(m.hidden_bias), std::move(m.weights), std::move(m.bias), 1.0);
+  }
 
   // Full-batch gradient descent with Adam steps on the weighted mean log-loss + L2.
   std::vector<double> W(C * F, 0.0), b(C, 0.0), gW(C * F), gb(C), mW(C * F, 0.0), vW(C * F, 0.0), mb(C, 0.0),

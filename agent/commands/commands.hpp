@@ -15,6 +15,7 @@
 #include "agent/config.hpp"
 #include "agent/enrichment/enrichment.hpp"
 #include "agent/output/event_writer.hpp"
+#include "dsp/species_model.hpp"
 
 namespace birdsong {
 
@@ -58,6 +59,7 @@ struct LearnCommandOptions {
   std::string description;
   bool demo = false;
   double threshold = 0.5;   // default per-species threshold stored in the pack
+  int hidden = dsp::SpeciesTrainingOptions{}.hidden;  // hidden units of the model, 0: softmax regression
   Config config;            // [detector] applies
 };
 // Learns a profile pack (agent/commands/learn.cpp): progress on `err`, summary on `out`.
@@ -68,6 +70,7 @@ struct SpeciesEvaluateOptions {
   std::string profiles;     // pack to score; empty with cross_validate
   int cross_validate = 0;   // K folds by recording (learn on K-1, score the last)
   unsigned seed = 1;        // the shuffle of each label's recordings into the folds
+  int hidden = dsp::SpeciesTrainingOptions{}.hidden;  // with cross_validate: the model learned (as learn --hidden)
   bool json = false;
   Config config;            // [detector] and [species] apply
 };

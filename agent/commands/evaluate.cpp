@@ -225,6 +225,11 @@ Command add_evaluate_command(CLI::App& app) {
                     "With --cross-validate: the shuffle of the recordings into folds (another seed, other folds)")
       ->needs(c.app->get_option("--cross-validate"))
       ->default_str("1");
+  c.app->add_option("--hidden", args->species.hidden,
+                    "With --cross-validate: units of the hidden layer of the packs learned (as learn --hidden)")
+      ->needs(c.app->get_option("--cross-validate"))
+      ->default_str(std::to_string(args->species.hidden))
+      ->check(CLI::Range(0, 4096));
   manifest->excludes(c.app->get_option("--annotations"));
   c.app->add_option("--annotation-format", o.annotation_format, "auto, csv, raven or audacity")->default_str("auto");
   c.app->add_option("--audio", o.audio, "The recording a Raven table or Audacity track describes, when it does "

@@ -24,6 +24,7 @@ int evaluate_species(const SpeciesEvaluateOptions& o, std::ostream& out, std::os
   }
   LearnOptions learn;
   learn.features = feature_setup_for(o.config.detector);
+  learn.training.hidden = o.hidden;
   ProfilePack pack;
   SpeciesPolicy policy;
   if (!o.profiles.empty()) {

@@ -23,6 +23,7 @@ int learn(const LearnCommandOptions& o, std::ostream& out, std::ostream& err) {
   options.description = o.description;
   options.demo = o.demo;
   options.threshold = o.threshold;
+  options.training.hidden = o.hidden;
   std::vector<std::string> failed;
   // Progress on stderr: a line every tenth of the way (and for each file on short runs).
   const int step = std::max<int>(1, static_cast<int>(entries.size()) / 10);
@@ -54,6 +55,11 @@ int learn(const LearnCommandOptions& o, std::ostream& out, std::ostream& err) {
                   c.common_name.c_str(), c.recordings, c.sounds, c.seconds);
     out << line;
   }
+  if (pack.model.hidden() > 0)
+    std::snprintf(line, sizeof line, "model: one hidden layer of %d units; ", pack.model.hidden());
+  else
+    std::snprintf(line, sizeof line, "model: softmax regression; ");
+  out << line;
   std::snprintf(line, sizeof line, "calibration temperature %.2f; default threshold %.2f\n",
                 pack.model.temperature(), options.threshold);
   out << line;
@@ -87,6 +93,10 @@ Command add_learn_command(CLI::App& app) {
   c.app->add_option("--threshold", args->o.threshold, "Default per-species threshold stored in the pack")
       ->default_str("0.5")
       ->check(CLI::Range(0.0, 1.0));
+  c.app->add_option("--hidden", args->o.hidden,
+                    "Units of the model's hidden layer; 0: softmax regression (smaller, learns faster, less accurate)")
+      ->default_str(std::to_string(args->o.hidden))
+      ->check(CLI::Range(0, 4096));
   c.app->add_option("--config", args->config_path, "TOML configuration ([detector] applies)");
   c.run = [args] {
     LearnCommandOptions o = args->o;

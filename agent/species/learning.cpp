@@ -283,8 +283,9 @@ ProfilePack learn_pack(const std::vector<RecordingSounds>& recs, const LearnOpti
   for (const auto* r : usable)
     add_recording(*r, labels.index.at(r->label), o.features.bout_gap_s, o.max_sounds_per_recording, count);
   pack.training.examples = count.n;
-  pack.training.l2 = o.training.l2;
-  pack.training.iterations = o.training.iterations;
+  pack.training.hidden = o.training.hidden;
+  pack.training.l2 = o.training.hidden > 0 ? o.training.hidden_l2 : o.training.l2;
+  pack.training.iterations = o.training.hidden > 0 ? o.training.epochs : o.training.iterations;
   return pack;
 }
 

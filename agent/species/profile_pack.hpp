@@ -5,8 +5,8 @@
 //   rest:    a JSON object (the payload); the CRC-32 (IEEE) is over its exact bytes.
 // The payload holds the feature version and settings (in Hz and seconds, so the pack
 // works at any sample rate >= min_sample_rate_hz), the classes (label, common name,
-// threshold, training counts), the model (standardisation, weights, temperature,
-// calibration curve) and training statistics. The curve is optional: packs learned before
+// threshold, training counts), the model (standardisation, the hidden layer if any,
+// weights, temperature, calibration curve) and training statistics. The curve is optional: packs learned before
 // it, and packs too small to hold recordings out, have none. A pack of another format or
 // feature version, or one whose checksum does not match, is refused with one line saying so.
 #pragma once
@@ -42,8 +42,9 @@ struct TrainingSummary {
   int sounds = 0;
   int examples = 0;
   double audio_s = 0.0;
-  double l2 = 0.0;
-  int iterations = 0;
+  int hidden = 0;       // units of the hidden layer, 0: softmax regression
+  double l2 = 0.0;      // weight decay
+  int iterations = 0;   // gradient steps (softmax regression) or epochs (hidden layer)
 };
 
 struct ProfilePack {

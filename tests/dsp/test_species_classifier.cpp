@@ -323,6 +323,49 @@ TEST_CASE("species model: learns separable classes and calibrates a temperature"
                        "no training examples", std::invalid_argument);
 }
 
+TEST_CASE("species model: the hidden layer learns classes no straight line separates") {
+  // Exclusive or: class 0 where both features have the same sign, class 1 where they
+  // differ. No softmax regression gets all four quadrants right; one hidden layer does.
+  std::vector<float> x;
+  std::vector<int> y;
+  std::vector<float> w;
+  auto noise = test::noise(1.0, 800.0, 1.0, 11);
+  const float sx[4] = {-2, 2, -2, 2}, sy[4] = {-2, 2, 2, -2};
+  for (int i = 0; i < 400; ++i) {
+    const int q = i % 4;
+    x.push_back(sx[q] + 0.5f * noise[static_cast<std::size_t>(2 * i)]);
+    x.push_back(sy[q] + 0.5f * noise[static_cast<std::size_t>(2 * i + 1)]);
+    y.push_back(q < 2 ? 0 : 1);
+    w.push_back(1.0f);
+  }
+  dsp::SpeciesTrainingOptions hidden;
+  hidden.hidden = 16;
+  dsp::SpeciesTrainingOptions linear;
+  linear.hidden = 0;
+  const auto m = dsp::SpeciesModel::train(2, 2, x, y, w, hidden);
+  const auto l = dsp::SpeciesModel::train(2, 2, x, y, w, linear);
+  CHECK(m.hidden() == 16);
+  CHECK(l.hidden() == 0);
+  int right_hidden = 0, right_linear = 0;
+  std::vector<float> p(2);
+  for (int q = 0; q < 4; ++q) {
+    const float probe[2] = {sx[q], sy[q]};
+    m.predict(probe, p);
+    right_hidden += (p[0] > p[1]) == (q < 2);
+    CHECK(std::max(p[0], p[1]) > 0.8f);
+    l.predict(probe, p);
+    right_linear += (p[0] > p[1]) == (q < 2);
+  }
+  CHECK(right_hidden == 4);
+  CHECK(right_linear < 4);
+  // The same examples learn the same model (fixed seed for the start and the shuffles).
+  CHECK(dsp::SpeciesModel::train(2, 2, x, y, w, hidden).hidden_weights() == m.hidden_weights());
+  CHECK_THROWS_WITH_AS(dsp::SpeciesModel(2, {0.0f}, {1.0f}, {1.0f, 2.0f}, {0.0f}, {1.0f, 1.0f}, {0.0f, 0.0f}, 1.0),
+                       "model sizes disagree: 1 means, 1 scales, 2 hidden weights for 1 hidden units, 2 weights, "
+                       "2 biases for 2 classes",
+                       std::invalid_argument);
+}
+
 TEST_CASE("species model: a feature far outside what was learned counts as kMaxStandardScore, not more") {
   // Two classes told apart by the first feature only; the second feature is the same
   // noise for both.

@@ -21,6 +21,18 @@ ProfilePack small_pack() {
   p.training.recordings = 4;
   return p;
 }
+
+// The pack with the first `from` of its JSON replaced by `to`, under a header whose
+// checksum matches: what a parser meets past the checksum.
+std::string edited(const std::string& bytes, const std::string& from, const std::string& to) {
+  std::string payload = bytes.substr(bytes.find('\n') + 1);
+  const auto at = payload.find(from);
+  REQUIRE(at != std::string::npos);
+  payload.replace(at, from.size(), to);
+  char head[64];
+  std::snprintf(head, sizeof head, "birdsong-profiles 1 crc32=%08x\n", crc32(payload));
+  return head + payload;
+}
 }  // namespace
 
 TEST_CASE("profile pack: what is saved is loaded") {
@@ -42,6 +54,30 @@ TEST_CASE("profile pack: what is saved is loaded") {
   CHECK(q.model.calibration().probability.empty());  // none learned: none saved, none loaded
 }
 
+TEST_CASE("profile pack: a model with a hidden layer is saved and loaded; an unknown kind is refused") {
+  ProfilePack p = small_pack();
+  const auto F = static_cast<std::size_t>(dsp::FeaturePool::size(p.features.mel.bands));
+  const std::size_t H = 3;
+  std::vector<float> hidden_weights(F * H), weights(2 * H);
+  for (std::size_t i = 0; i < hidden_weights.size(); ++i) hidden_weights[i] = static_cast<float>(i % 5) * 0.125f;
+  for (std::size_t i = 0; i < weights.size(); ++i) weights[i] = static_cast<float>(i) - 2.5f;
+  p.model = dsp::SpeciesModel(2, p.model.mean(), p.model.scale(), hidden_weights, {0.5f, -0.25f, 0.0f}, weights,
+                              {0.5f, -0.5f}, 1.5);
+  const std::string bytes = serialize_profile_pack(p);
+  const ProfilePack q = parse_profile_pack(bytes, "p.pack");
+  CHECK(q.model.hidden() == 3);
+  CHECK(q.model.hidden_weights() == hidden_weights);
+  CHECK(q.model.hidden_bias() == p.model.hidden_bias());
+  CHECK(q.model.weights() == weights);
+  std::vector<float> features(F, 1.5f), a(2), b(2);
+  features[0] = 4.0f;
+  p.model.predict(features, a);
+  q.model.predict(features, b);
+  CHECK(a == b);
+  CHECK_THROWS_WITH_AS(parse_profile_pack(edited(bytes, "\"hidden-layer\"", "\"forest\""), "p.pack"),
+                       "p.pack: damaged profile pack: unknown model kind \"forest\"", ProfilePackError);
+}
+
 TEST_CASE("profile pack: the calibration curve is saved and loaded; a broken one is refused") {
   ProfilePack p = small_pack();
   p.model.set_calibration({{0.2f, 0.5f, 0.9f}, {0.1f, 0.6f, 0.8f}});
@@ -50,13 +86,7 @@ TEST_CASE("profile pack: the calibration curve is saved and loaded; a broken one
   CHECK(q.model.calibration().probability == p.model.calibration().probability);
   CHECK(q.model.calibration().right == p.model.calibration().right);
   // A curve that goes down, with a valid checksum: refused, not used.
-  std::string payload = bytes.substr(bytes.find('\n') + 1);
-  const auto at = payload.find("0.800000011920929");
-  REQUIRE(at != std::string::npos);
-  payload.replace(at, 17, "0.05");
-  char head[64];
-  std::snprintf(head, sizeof head, "birdsong-profiles 1 crc32=%08x\n", crc32(payload));
-  CHECK_THROWS_WITH_AS(parse_profile_pack(head + payload, "p.pack"),
+  CHECK_THROWS_WITH_AS(parse_profile_pack(edited(bytes, "0.800000011920929", "0.05"), "p.pack"),
                        "p.pack: damaged profile pack: calibration: shares decreasing", ProfilePackError);
 }
 
@@ -76,12 +106,8 @@ TEST_CASE("profile pack: a damaged pack, another format or feature version is re
   CHECK_THROWS_WITH_AS(parse_profile_pack("RIFF....WAVE", "x.wav"),
                        doctest::Contains("x.wav: not a birdsong profile pack"), ProfilePackError);
   // A payload with a correct checksum but another feature version.
-  std::string payload = bytes.substr(bytes.find('\n') + 1);
   const std::string version = "\"feature_version\": " + std::to_string(dsp::kSpeciesFeatureVersion);
-  payload.replace(payload.find(version), version.size(), "\"feature_version\": 99");
-  char head[64];
-  std::snprintf(head, sizeof head, "birdsong-profiles 1 crc32=%08x\n", crc32(payload));
-  CHECK_THROWS_WITH_AS(parse_profile_pack(head + payload, "p.pack"),
+  CHECK_THROWS_WITH_AS(parse_profile_pack(edited(bytes, version, "\"feature_version\": 99"), "p.pack"),
                        doctest::Contains("p.pack: profiles use feature version 99"), ProfilePackError);
   CHECK(crc32("123456789") == 0xCBF43926u);  // the IEEE check value
 }
