@@ -2,7 +2,7 @@
 //
 // A small neural network over standardised features: one hidden layer of rectified
 // linear units, then a softmax over the classes; 128 units and twenty species are about
-// 33 000 numbers (130 kB), some 30 000 multiply-adds per sound. With `hidden = 0` it is a
+// 33 000 numbers (130 kB), some 33 000 multiply-adds per sound. With `hidden = 0` it is a
 // multinomial logistic regression (softmax of linear scores of the features), the model
 // of packs learned before 2026-12-07. The hidden layer lets a feature count differently
 // with the others (a trill is telling at one pitch, not at another): measured by 5-fold
