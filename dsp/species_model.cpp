@@ -12,24 +12,48 @@ namespace birdsong::dsp {
 namespace {
 [[noreturn]] void bad(const std::string& what) { throw std::invalid_argument(what); }
 
-// Adam's moments for one block of parameters.
+// Adam's moments for one block of parameters (float for the hidden layer, double for
+// the softmax regression, whose full-batch steps were always taken in double).
+template <typename T>
 struct Adam {
-  std::vector<float> m, v;
-  explicit Adam(std::size_t n) : m(n, 0.0f), v(n, 0.0f) {}
+  std::vector<T> m, v;
+  explicit Adam(std::size_t n) : m(n, T{0}), v(n, T{0}) {}
   // One step on `param` with gradient `grad` plus `l2` times the parameter.
-  void step(std::vector<float>& param, const std::vector<float>& grad, double l2, double lr, int t) {
+  void step(std::vector<T>& param, const std::vector<T>& grad, double l2, double lr, int t) {
     const double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
     const double c1 = 1.0 - std::pow(beta1, t), c2 = 1.0 - std::pow(beta2, t);
-    const auto step_size = static_cast<float>(lr * std::sqrt(c2) / c1);
-    const auto b1 = static_cast<float>(beta1), b2 = static_cast<float>(beta2), l = static_cast<float>(l2);
+    const auto step_size = static_cast<T>(lr * std::sqrt(c2) / c1);
+    const auto b1 = static_cast<T>(beta1), b2 = static_cast<T>(beta2), l = static_cast<T>(l2);
     for (std::size_t k = 0; k < param.size(); ++k) {
-      const float g = grad[k] + l * param[k];
-      m[k] = b1 * m[k] + (1.0f - b1) * g;
-      v[k] = b2 * v[k] + (1.0f - b2) * g * g;
-      param[k] -= step_size * m[k] / (std::sqrt(v[k]) + static_cast<float>(eps));
+      const T g = grad[k] + l * param[k];
+      m[k] = b1 * m[k] + (T{1} - b1) * g;
+      v[k] = b2 * v[k] + (T{1} - b2) * g * g;
+      param[k] -= step_size * m[k] / (std::sqrt(v[k]) + static_cast<T>(eps));
     }
   }
 };
+
+// The hidden layer: units[k] = max(0, bias[k] + sum_j z[j] w[j][k]), with `w` feature-major
+// (one row of units.size() weights per feature).
+void rectified_units(std::span<const float> z, const float* w, std::span<const float> bias, std::span<float> units) {
+  const std::size_t h = units.size();
+  std::copy(bias.begin(), bias.end(), units.begin());
+  for (std::size_t j = 0; j < z.size(); ++j, w += h) {
+    const float v = z[j];
+    for (std::size_t k = 0; k < h; ++k) units[k] += v * w[k];
+  }
+  for (float& u : units) u = std::max(u, 0.0f);
+}
+
+// The output layer: out[c] = bias[c] + sum_j in[j] w[c][j], with `w` class-major (one row
+// of in.size() weights per class), summed in double.
+void linear_scores(std::span<const float> in, const float* w, std::span<const float> bias, std::span<float> out) {
+  for (std::size_t c = 0; c < out.size(); ++c, w += in.size()) {
+    double s = bias[c];
+    for (std::size_t j = 0; j < in.size(); ++j) s += w[j] * in[j];
+    out[c] = static_cast<float>(s);
+  }
+}
 
 struct HiddenLayerModel {
   std::vector<float> hidden_weights, hidden_bias, weights, bias;
@@ -54,7 +78,7 @@ HiddenLayerModel train_hidden_layer(std::size_t C, std::size_t F, std::span<cons
   init(m.weights, H, C);
   init(m.bias, H, C);
   std::vector<float> g_hidden_weights(F * H), g_hidden_bias(H), g_weights(C * H), g_bias(C);
-  Adam a_hidden_weights(F * H), a_hidden_bias(H), a_weights(C * H), a_bias(C);
+  Adam<float> a_hidden_weights(F * H), a_hidden_bias(H), a_weights(C * H), a_bias(C);
   std::vector<float> units(H), back(H), p(C);
   std::vector<std::size_t> order(N);
   std::iota(order.begin(), order.end(), std::size_t{0});
@@ -69,20 +93,9 @@ HiddenLayerModel train_hidden_layer(std::size_t C, std::size_t F, std::span<cons
       for (std::size_t n = first; n < last; ++n) {
         const std::size_t i = order[n];
         const float* xi = &x[i * F];
-        std::copy(m.hidden_bias.begin(), m.hidden_bias.end(), units.begin());
-        for (std::size_t j = 0; j < F; ++j) {
-          const float v = xi[j], *w = &m.hidden_weights[j * H];
-          for (std::size_t k = 0; k < H; ++k) units[k] += v * w[k];
-        }
-        for (float& u : units) u = std::max(u, 0.0f);
-        float top = -1e30f;
-        for (std::size_t c = 0; c < C; ++c) {
-          const float* w = &m.weights[c * H];
-          float s = m.bias[c];
-          for (std::size_t k = 0; k < H; ++k) s += w[k] * units[k];
-          p[c] = s;
-          top = std::max(top, s);
-        }
+        rectified_units({xi, F}, m.hidden_weights.data(), m.hidden_bias, units);
+        linear_scores(units, m.weights.data(), m.bias, p);
+        const float top = *std::max_element(p.begin(), p.end());
         float total = 0.0f;
         for (float& v : p) total += (v = std::exp(v - top));
         std::fill(back.begin(), back.end(), 0.0f);
@@ -174,23 +187,17 @@ void SpeciesModel::scores(std::span<const float> x, std::span<float> out) const 
   const std::size_t f = mean_.size(), h = hidden_bias_.size();
   if (x.size() != f || out.size() != static_cast<std::size_t>(classes_))
     bad("feature vector of " + std::to_string(x.size()) + " values, the model expects " + std::to_string(f));
-  std::vector<float> z(f);
+  // Scratch kept per thread: no allocation per sound once the first has been scored.
+  thread_local std::vector<float> z, units;
+  z.resize(f);
   for (std::size_t j = 0; j < f; ++j) z[j] = standard_score(x[j], mean_[j], scale_[j]);
-  if (h > 0) {  // the hidden layer's units, rectified, are the inputs of the softmax
-    std::vector<float> units(hidden_bias_);
-    for (std::size_t j = 0; j < f; ++j) {
-      const float* w = &hidden_weights_[j * h];
-      for (std::size_t k = 0; k < h; ++k) units[k] += z[j] * w[k];
-    }
-    for (float& u : units) u = std::max(u, 0.0f);
-    z = std::move(units);
+  if (h == 0) {
+    linear_scores(z, weights_.data(), bias_, out);
+    return;
   }
-  for (int c = 0; c < classes_; ++c) {
-    const float* w = &weights_[static_cast<std::size_t>(c) * z.size()];
-    double s = bias_[static_cast<std::size_t>(c)];
-    for (std::size_t j = 0; j < z.size(); ++j) s += w[j] * z[j];
-    out[static_cast<std::size_t>(c)] = static_cast<float>(s);
-  }
+  units.resize(h);  // the hidden layer's units, rectified, are the inputs of the softmax
+  rectified_units(z, hidden_weights_.data(), hidden_bias_, units);
+  linear_scores(units, weights_.data(), bias_, out);
 }
 
 void SpeciesModel::predict(std::span<const float> x, std::span<float> p) const {
@@ -331,10 +338,8 @@ SpeciesModel SpeciesModel::train(int classes, int feature_count, std::span<const
   }
 
   // Full-batch gradient descent with Adam steps on the weighted mean log-loss + L2.
-  std::vector<double> W(C * F, 0.0), b(C, 0.0), gW(C * F), gb(C), mW(C * F, 0.0), vW(C * F, 0.0), mb(C, 0.0),
-      vb(C, 0.0);
-  std::vector<double> p(C);
-  const double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  std::vector<double> W(C * F, 0.0), b(C, 0.0), gW(C * F), gb(C), p(C);
+  Adam<double> a_W(C * F), a_b(C);
   const double lr = o.learning_rate * 0.1;
   for (int it = 1; it <= o.iterations; ++it) {
     std::fill(gW.begin(), gW.end(), 0.0);
@@ -359,18 +364,8 @@ SpeciesModel SpeciesModel::train(int classes, int feature_count, std::span<const
         for (std::size_t j = 0; j < F; ++j) gw[j] += g * xi[j];
       }
     }
-    const double c1 = 1.0 - std::pow(beta1, it), c2 = 1.0 - std::pow(beta2, it);
-    for (std::size_t k = 0; k < W.size(); ++k) {
-      const double g = gW[k] + o.l2 * W[k];
-      mW[k] = beta1 * mW[k] + (1 - beta1) * g;
-      vW[k] = beta2 * vW[k] + (1 - beta2) * g * g;
-      W[k] -= lr * (mW[k] / c1) / (std::sqrt(vW[k] / c2) + eps);
-    }
-    for (std::size_t c = 0; c < C; ++c) {
-      mb[c] = beta1 * mb[c] + (1 - beta1) * gb[c];
-      vb[c] = beta2 * vb[c] + (1 - beta2) * gb[c] * gb[c];
-      b[c] -= lr * (mb[c] / c1) / (std::sqrt(vb[c] / c2) + eps);
-    }
+    a_W.step(W, gW, o.l2, lr, it);
+    a_b.step(b, gb, 0.0, lr, it);
   }
   return SpeciesModel(classes, std::move(mean), std::move(scale), std::vector<float>(W.begin(), W.end()),
                       std::vector<float>(b.begin(), b.end()), 1.0);
