@@ -15,6 +15,7 @@
 #include "agent/config.hpp"
 #include "agent/enrichment/enrichment.hpp"
 #include "agent/output/event_writer.hpp"
+#include "dsp/species_classifier.hpp"
 #include "dsp/species_model.hpp"
 
 namespace birdsong {
@@ -60,6 +61,7 @@ struct LearnCommandOptions {
   bool demo = false;
   double threshold = 0.5;   // default per-species threshold stored in the pack
   int hidden = dsp::SpeciesTrainingOptions{}.hidden;  // hidden units of the model, 0: softmax regression
+  double context_s = dsp::SpeciesFeatureSetup{}.context_s;  // audio before a sound that it is judged with
   Config config;            // [detector] applies
 };
 // Learns a profile pack (agent/commands/learn.cpp): progress on `err`, summary on `out`.
@@ -71,6 +73,7 @@ struct SpeciesEvaluateOptions {
   int cross_validate = 0;   // K folds by recording (learn on K-1, score the last)
   unsigned seed = 1;        // the shuffle of each label's recordings into the folds
   int hidden = dsp::SpeciesTrainingOptions{}.hidden;  // with cross_validate: the model learned (as learn --hidden)
+  double context_s = dsp::SpeciesFeatureSetup{}.context_s;  // with cross_validate: as learn --context
   bool json = false;
   Config config;            // [detector] and [species] apply
 };

@@ -230,6 +230,11 @@ Command add_evaluate_command(CLI::App& app) {
       ->needs(c.app->get_option("--cross-validate"))
       ->default_str(std::to_string(args->species.hidden))
       ->check(CLI::Range(0, 4096));
+  c.app->add_option("--context", args->species.context_s,
+                    "With --cross-validate: seconds of audio before a sound that it is judged with (as learn --context)")
+      ->needs(c.app->get_option("--cross-validate"))
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 60.0));
   manifest->excludes(c.app->get_option("--annotations"));
   c.app->add_option("--annotation-format", o.annotation_format, "auto, csv, raven or audacity")->default_str("auto");
   c.app->add_option("--audio", o.audio, "The recording a Raven table or Audacity track describes, when it does "

@@ -23,7 +23,7 @@ int evaluate_species(const SpeciesEvaluateOptions& o, std::ostream& out, std::os
     return kExitUsage;
   }
   LearnOptions learn;
-  learn.features = feature_setup_for(o.config.detector);
+  learn.features = feature_setup_for(o.config.detector, o.context_s);
   learn.training.hidden = o.hidden;
   ProfilePack pack;
   SpeciesPolicy policy;

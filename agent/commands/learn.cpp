@@ -19,7 +19,7 @@ int learn(const LearnCommandOptions& o, std::ostream& out, std::ostream& err) {
     return kExitUsage;
   }
   LearnOptions options;
-  options.features = feature_setup_for(o.config.detector);
+  options.features = feature_setup_for(o.config.detector, o.context_s);
   options.description = o.description;
   options.demo = o.demo;
   options.threshold = o.threshold;
@@ -60,8 +60,8 @@ int learn(const LearnCommandOptions& o, std::ostream& out, std::ostream& err) {
   else
     std::snprintf(line, sizeof line, "model: softmax regression; ");
   out << line;
-  std::snprintf(line, sizeof line, "calibration temperature %.2f; default threshold %.2f\n",
-                pack.model.temperature(), options.threshold);
+  std::snprintf(line, sizeof line, "%g s of context before each sound; calibration temperature %.2f; default threshold %.2f\n",
+                pack.features.context_s, pack.model.temperature(), options.threshold);
   out << line;
   if (const auto& curve = pack.model.calibration(); !curve.probability.empty()) {
     out << "calibration curve (softmax probability -> share right on held-out recordings):";
@@ -97,6 +97,11 @@ Command add_learn_command(CLI::App& app) {
                     "Units of the model's hidden layer; 0: softmax regression (smaller, learns faster, less accurate)")
       ->default_str(std::to_string(args->o.hidden))
       ->check(CLI::Range(0, 4096));
+  c.app->add_option("--context", args->o.context_s,
+                    "Seconds of audio before a sound that it is judged with (the bird's calls and song before it); "
+                    "stored in the pack. Longer names lone singers better and mixes neighbouring birds more")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 60.0));
   c.app->add_option("--config", args->config_path, "TOML configuration ([detector] applies)");
   c.run = [args] {
     LearnCommandOptions o = args->o;

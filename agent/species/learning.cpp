@@ -11,9 +11,12 @@
 
 namespace birdsong {
 
-dsp::SpeciesFeatureSetup feature_setup_for(const dsp::DetectorConfig& detector) {
+dsp::SpeciesFeatureSetup feature_setup_for(const dsp::DetectorConfig& detector, double context_s) {
   dsp::SpeciesFeatureSetup setup;
   setup.mel.frame_s = detector.frame_s;
+  setup.context_s = context_s;
+  setup.history_s = std::max(setup.history_s, context_s + 10.0);
+  dsp::validate(setup);
   return setup;
 }
 

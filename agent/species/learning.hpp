@@ -56,8 +56,11 @@ inline constexpr double kCalibrationStepRecordings = 5.0;
 inline constexpr double kCalibrationPriorRecordings = 2.0;
 
 // The feature settings `learn` uses with this detector: the defaults, read from the
-// detector's spectra (their frame length is the detector's frame_s).
-dsp::SpeciesFeatureSetup feature_setup_for(const dsp::DetectorConfig& detector);
+// detector's spectra (their frame length is the detector's frame_s), with `context_s` of
+// audio before each sound (the history grows to hold it and 10 s more for the sound and
+// the background level).
+dsp::SpeciesFeatureSetup feature_setup_for(const dsp::DetectorConfig& detector,
+                                           double context_s = dsp::SpeciesFeatureSetup{}.context_s);
 
 struct LearnOptions {
   dsp::SpeciesFeatureSetup features;

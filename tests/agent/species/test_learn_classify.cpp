@@ -5,6 +5,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <stdexcept>
 #include <sstream>
 
 #include "agent/commands/commands.hpp"
@@ -160,6 +161,33 @@ TEST_CASE("learn, evaluate, analyze: synthetic species are learned and recognise
   }
   CHECK(rescued >= events);
   CHECK(rescued_sweeps == rescued);
+}
+
+TEST_CASE("learn --context: the pack keeps the context it was learned with, and its history holds it") {
+  const dsp::SpeciesFeatureSetup usual = feature_setup_for(dsp::DetectorConfig{});
+  CHECK(usual.context_s == 10.0);
+  CHECK(usual.history_s == 20.0);
+  CHECK_THROWS_AS(feature_setup_for(dsp::DetectorConfig{}, -1.0), std::invalid_argument);
+
+  test::TempDir dir;
+  LearnCommandOptions lo;
+  lo.manifest = make_set(dir, "context", 2, 300, true);
+  lo.output = dir / "context.pack";
+  lo.hidden = 16;
+  lo.context_s = 30.0;
+  std::ostringstream out, err;
+  REQUIRE(learn(lo, out, err) == kExitOk);
+  const ProfilePack pack = load_profile_pack(lo.output);
+  CHECK(pack.features.context_s == 30.0);
+  CHECK(pack.features.history_s == 40.0);
+  CHECK(out.str().find("30 s of context before each sound") != std::string::npos);
+  // analyze takes the context from the pack and names the pulse train.
+  AnalyzeOptions ao;
+  ao.files = {dir / "context_2_0.wav"};
+  ao.config.species.profiles = lo.output;
+  std::ostringstream aout, aerr;
+  REQUIRE(analyze(ao, aout, aerr) == kExitOk);
+  CHECK(aout.str().find("Pulsus rapidus") != std::string::npos);
 }
 
 TEST_CASE("learn: cross-validation by recording scores every recording once") {
