@@ -181,7 +181,7 @@ TEST_CASE("learn --context: the pack keeps the context it was learned with, and 
   CHECK(pack.features.context_s == 30.0);
   CHECK(pack.features.history_s == 40.0);
   CHECK(out.str().find("30 s of context before each sound") != std::string::npos);
-  // analyze takes the context from the pack and names the pulse train.
+  // A pack learned with 30 s of context works through analyze: it names the pulse train.
   AnalyzeOptions ao;
   ao.files = {dir / "context_2_0.wav"};
   ao.config.species.profiles = lo.output;
