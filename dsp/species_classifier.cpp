@@ -29,8 +29,12 @@ const SpeciesFeatureSetup& checked(const SpeciesFeatureSetup& s) {
 }
 }  // namespace
 
-SoundHistory::SoundHistory(const SpectrumLayout& spectra, const SpeciesFeatureSetup& setup)
-    : setup_(checked(setup)), mel_(spectra, setup.mel) {
+SoundHistory::SoundHistory(const SpectrumLayout& spectra, const SpeciesFeatureSetup& setup, FrameCodebook codebook)
+    : setup_(checked(setup)), mel_(spectra, setup.mel), codebook_(std::move(codebook)) {
+  validate(codebook_);
+  if (!codebook_.empty() && codebook_.inputs != kPatchFrames * mel_.bands())
+    throw std::invalid_argument("codebook: patches of " + std::to_string(codebook_.inputs) + " values, the mel gives " +
+                                std::to_string(kPatchFrames * mel_.bands()));
   capacity_ = static_cast<std::size_t>(std::ceil(setup.history_s * mel_.frame_rate_hz())) + 2;
   const auto bands = static_cast<std::size_t>(mel_.bands());
   // Each ring holds every frame twice (slots k and k + capacity_), so any run of held
@@ -42,6 +46,49 @@ SoundHistory::SoundHistory(const SpectrumLayout& spectra, const SpeciesFeatureSe
   background_.assign(bands, 0.0f);
   column_.reserve(capacity_);
   window_db_.assign(bands, 2.0f);
+  const auto K = static_cast<std::size_t>(codebook_.codes());
+  code_slots_ = capacity_ / kCodedFrameEvery + 1;
+  code_index_.reset(new uint16_t[code_slots_ * K]);
+  code_value_.reset(new float[code_slots_ * K]);
+  code_count_.assign(K > 0 ? code_slots_ : 0, 0);
+  dense_.assign(K, 0.0f);
+  seen_frame_.assign(code_slots_, -1);
+  patch_.assign(static_cast<std::size_t>(kPatchFrames) * bands, 0);
+}
+
+// A held frame's codes (not known without a codebook, or for a frame that is not coded),
+// computed the first time it is asked for with the background of that moment; its patch
+// goes to the listener then.
+SparseCodes SoundHistory::frame_codes(int64_t frame) {
+  if (frame % kCodedFrameEvery != 0) return SparseCodes{};  // frame_codes.hpp
+  const auto bands = static_cast<std::size_t>(mel_.bands());
+  const std::size_t slot = static_cast<std::size_t>(frame / kCodedFrameEvery) % code_slots_;
+  const std::size_t K = static_cast<std::size_t>(codebook_.codes());
+  auto held = [&] {
+    if (K == 0) return SparseCodes{};
+    return SparseCodes{true, &code_index_[slot * K], &code_value_[slot * K], code_count_[slot]};
+  };
+  if (seen_frame_[slot] == frame) {
+    if (listener_) listener_(frame, nullptr);
+    return held();
+  }
+  seen_frame_[slot] = frame;
+  const int64_t oldest = std::max<int64_t>(0, frames_ - static_cast<int64_t>(capacity_));
+  auto at = [&](int64_t k) { return &db_[static_cast<std::size_t>(k) % capacity_ * bands]; };
+  make_patch(at(frame > oldest ? frame - 1 : frame), at(frame), at(frame + 1 < frames_ ? frame + 1 : frame), background_,
+             patch_.data());
+  if (listener_) listener_(frame, patch_.data());
+  if (K == 0) return held();
+  codebook_.encode(patch_.data(), dense_.data());
+  uint16_t n = 0;
+  for (std::size_t k = 0; k < K; ++k)
+    if (dense_[k] != 0.0f) {
+      code_index_[slot * K + n] = static_cast<uint16_t>(k);
+      code_value_[slot * K + n] = dense_[k];
+      ++n;
+    }
+  code_count_[slot] = n;
+  return held();
 }
 
 void SoundHistory::add_spectrum(int64_t spectrum, std::span<const float> power) {
@@ -112,7 +159,7 @@ void SoundHistory::update_background(int64_t oldest, std::size_t held, std::size
 
 FeaturePool SoundHistory::pool(double start_s, double end_s) {
   const auto bands = static_cast<std::size_t>(mel_.bands());
-  FeaturePool out(mel_.bands());
+  FeaturePool out(mel_.bands(), codebook_.codes());
   if (frames_ == 0) return out;
   const int64_t oldest = std::max<int64_t>(0, frames_ - static_cast<int64_t>(capacity_));
   // Frame k is centred at time_s(k): the sound holds the frames centred inside it.
@@ -167,12 +214,13 @@ FeaturePool SoundHistory::pool(double start_s, double end_s) {
   block.smoothed_db = block_smoothed;
   block.begin = static_cast<std::size_t>(first - c0);
   block.end = static_cast<std::size_t>(last - c0 + 1);
+  if (!codebook_.empty() || listener_) block.codes = [this, c0](std::size_t t) { return frame_codes(c0 + static_cast<int64_t>(t)); };
   out.add(block, background_, setup_.features);
   return out;
 }
 
 const FeaturePool& Bout::add(double start_s, double end_s, const FeaturePool& sound) {
-  if (!end_s_ || start_s - *end_s_ > gap_s_ || pool_.bands() != sound.bands()) {
+  if (!end_s_ || start_s - *end_s_ > gap_s_ || pool_.bands() != sound.bands() || pool_.codes() != sound.codes()) {
     pool_ = sound;
     sounds_ = 1;
     end_s_ = end_s;
@@ -185,12 +233,12 @@ const FeaturePool& Bout::add(double start_s, double end_s, const FeaturePool& so
 }
 
 SpeciesClassifier::SpeciesClassifier(const SpectrumLayout& spectra, const SpeciesFeatureSetup& setup,
-                                     SpeciesModel model)
-    : features_(spectra, setup), bout_(setup.bout_gap_s), model_(std::move(model)) {
-  if (model_.feature_count() != FeaturePool::size(features_.bands()))
+                                     SpeciesModel model, FrameCodebook codebook)
+    : features_(spectra, setup, std::move(codebook)), bout_(setup.bout_gap_s), model_(std::move(model)) {
+  const int features = FeaturePool::size(features_.bands(), features_.codes());
+  if (model_.feature_count() != features)
     throw std::invalid_argument("model: expects " + std::to_string(model_.feature_count()) +
-                                " features, the feature setup gives " +
-                                std::to_string(FeaturePool::size(features_.bands())));
+                                " features, the feature setup gives " + std::to_string(features));
 }
 
 SpeciesScores SpeciesClassifier::classify(const Sound& sound) {

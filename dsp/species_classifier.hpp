@@ -1,7 +1,7 @@
 // Species classification: the stage after the detector.
 //
-//   Detector: spectra -> MelSpectrogram -> history of frames ---+
-//   Detector -> Sound (start_s, end_s) -------------------------+-> FeaturePool -> Bout -> SpeciesModel
+//   Detector: spectra -> MelSpectrogram -> history of frames (-> FrameCodebook codes) --+
+//   Detector -> Sound (start_s, end_s) ------------------------------------------------+-> FeaturePool -> Bout -> SpeciesModel
 //
 // SoundHistory listens to the detector's spectra (Detector::listen) and keeps the last
 // few seconds of log-mel frames in a preallocated ring. When the detector reports a
@@ -13,11 +13,14 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
 
 #include "dsp/detector.hpp"
+#include "dsp/frame_codes.hpp"
 #include "dsp/mel_spectrogram.hpp"
 #include "dsp/species_features.hpp"
 #include "dsp/species_model.hpp"
@@ -41,9 +44,16 @@ void validate(const SpeciesFeatureSetup& setup);
 
 class SoundHistory {
  public:
-  // Reads spectra laid out as `spectra` (Detector::spectrum_layout()). Throws
-  // std::invalid_argument naming the bad parameter.
-  SoundHistory(const SpectrumLayout& spectra, const SpeciesFeatureSetup& setup);
+  // Reads spectra laid out as `spectra` (Detector::spectrum_layout()); pools the codes of
+  // `codebook` too unless it is empty. Throws std::invalid_argument naming the bad
+  // parameter.
+  SoundHistory(const SpectrumLayout& spectra, const SpeciesFeatureSetup& setup, FrameCodebook codebook = {});
+
+  // Learning (before there is a codebook): called for every coded active frame
+  // (kCodedFrameEvery) of every pool, with the frame's patch (make_patch) the first time, null after; a frame's patch is
+  // taken once, with the background of that moment, as its codes are when classifying.
+  using ActiveFrameListener = std::function<void(int64_t frame, const uint8_t* patch)>;
+  void listen_active(ActiveFrameListener listener) { listener_ = std::move(listener); }
 
   // Feeds each spectrum the detector computes, as it computes it (Detector::listen), so
   // the history covers every sound the detector reports.
@@ -57,6 +67,7 @@ class SoundHistory {
 
   const SpeciesFeatureSetup& setup() const { return setup_; }
   int bands() const { return mel_.bands(); }
+  int codes() const { return codebook_.codes(); }
   // Each band's background level as the last pool() computed it, and the frames the
   // history holds (the newest ones).
   const std::vector<float>& background_db() const { return background_; }
@@ -75,6 +86,22 @@ class SoundHistory {
   int64_t background_frames_ = 0;  // frames_ when background_ was computed
   void update_background(int64_t oldest, std::size_t held, std::size_t q);
   std::vector<float> window_db_;  // half-width of each band's selection window around its background
+  // Codes of each held frame, computed the first time a pool finds it active (ring of
+  // capacity_ slots; seen_frame_ says which frame a slot holds, -1: none).
+  // Codes are kept sparse (most are 0): coded frame f has slot
+  // (f / kCodedFrameEvery) % code_slots_, which holds code_count_[slot] pairs in code_index_
+  // and code_value_ from slot x codes(). Left uninitialised: a slot is read only after
+  // it is written, and zeroing them cost more than coding a short file.
+  FrameCodebook codebook_;
+  std::size_t code_slots_ = 0;
+  std::unique_ptr<uint16_t[]> code_index_;
+  std::unique_ptr<float[]> code_value_;
+  std::vector<uint16_t> code_count_;
+  std::vector<float> dense_;
+  std::vector<int64_t> seen_frame_;  // per slot: the frame it holds, -1: none
+  std::vector<uint8_t> patch_;
+  ActiveFrameListener listener_;
+  SparseCodes frame_codes(int64_t frame);
   // scratch, reused between sounds
   std::vector<float> block_smoothed_, background_, column_;
 };
@@ -106,7 +133,8 @@ class SpeciesClassifier {
  public:
   // Throws std::invalid_argument when the model does not fit the features, or the
   // features cannot be made from these spectra (Detector::spectrum_layout()).
-  SpeciesClassifier(const SpectrumLayout& spectra, const SpeciesFeatureSetup& setup, SpeciesModel model);
+  SpeciesClassifier(const SpectrumLayout& spectra, const SpeciesFeatureSetup& setup, SpeciesModel model,
+                    FrameCodebook codebook = {});
 
   void add_spectrum(int64_t frame, std::span<const float> power) { features_.add_spectrum(frame, power); }
   SpeciesScores classify(const Sound& sound);

@@ -73,17 +73,52 @@ void smooth_frame(const float* before, const float* row, const float* after, std
   if (B > 1) edge(B - 1);
 }
 
-FeaturePool::FeaturePool(int bands)
+FeaturePool::FeaturePool(int bands, int codes)
     : bands_(bands),
       sum_excess_(static_cast<std::size_t>(bands)),
       sum_excess2_(static_cast<std::size_t>(bands)),
       sum_shape_(static_cast<std::size_t>(bands)),
-      sum_change_(static_cast<std::size_t>(bands)) {}
+      sum_change_(static_cast<std::size_t>(bands)),
+      code_sum_(static_cast<std::size_t>(codes)),
+      code_sum2_(static_cast<std::size_t>(codes)),
+      code_max_(static_cast<std::size_t>(codes)) {}
 
-void FeaturePool::clear() { *this = FeaturePool(bands_); }
+void FeaturePool::clear() { *this = FeaturePool(bands_, codes()); }
+
+void FeaturePool::reset_codes(int codes) {
+  coded_ = 0;
+  code_sum_.assign(static_cast<std::size_t>(codes), 0.0);
+  code_sum2_.assign(static_cast<std::size_t>(codes), 0.0);
+  code_max_.assign(static_cast<std::size_t>(codes), 0.0f);
+}
+
+// A code of 0 changes no sum and no maximum (they start at 0 and codes are >= 0), so
+// both forms pool exactly the same; the sparse one skips the codes that are 0 (most).
+void FeaturePool::add_codes(const float* codes) {
+  ++coded_;
+  for (std::size_t k = 0; k < code_max_.size(); ++k) {
+    const float c = codes[k];
+    if (c == 0.0f) continue;
+    code_sum_[k] += c;
+    code_sum2_[k] += static_cast<double>(c) * c;
+    code_max_[k] = std::max(code_max_[k], c);
+  }
+}
+
+void FeaturePool::add_codes(const SparseCodes& codes) {
+  ++coded_;
+  for (std::size_t i = 0; i < codes.count; ++i) {
+    const std::size_t k = codes.index[i];
+    const float c = codes.value[i];
+    code_sum_[k] += c;
+    code_sum2_[k] += static_cast<double>(c) * c;
+    code_max_[k] = std::max(code_max_[k], c);
+  }
+}
 
 void FeaturePool::add(const FeaturePool& o) {
-  if (o.bands_ != bands_) throw std::invalid_argument("FeaturePool: adding a pool of another band count");
+  if (o.bands_ != bands_ || o.codes() != codes())
+    throw std::invalid_argument("FeaturePool: adding a pool of another band or code count");
   frames_ += o.frames_;
   active_ += o.active_;
   moves_ += o.moves_;
@@ -104,6 +139,12 @@ void FeaturePool::add(const FeaturePool& o) {
   sum_log_pitch2_ += o.sum_log_pitch2_;
   sum_pitch_move_ += o.sum_pitch_move_;
   pitch_weight_ += o.pitch_weight_;
+  coded_ += o.coded_;
+  for (std::size_t k = 0; k < code_max_.size(); ++k) {
+    code_sum_[k] += o.code_sum_[k];
+    code_sum2_[k] += o.code_sum2_[k];
+    code_max_[k] = std::max(code_max_[k], o.code_max_[k]);
+  }
 }
 
 void FeaturePool::add(const MelBlock& blk, std::span<const float> background_db, const SpeciesFeatureConfig& cfg) {
@@ -128,13 +169,14 @@ void FeaturePool::add(const MelBlock& blk, std::span<const float> background_db,
   for (std::size_t t = begin; t < end; ++t) {
     float* out = &zs[(t - begin) * B];
     if (!blk.smoothed_db.empty()) {
-      std::copy_n(&blk.smoothed_db[t * B], B, out);
+      const float* cached = &blk.smoothed_db[t * B];
+      for (std::size_t b = 0; b < B; ++b) out[b] = cached[b] - smoothed_background[b];
     } else {
       const float* before = t > c0 ? &blk.db[(t - 1) * B] : nullptr;
       const float* after = t + 1 < c1 ? &blk.db[(t + 1) * B] : nullptr;
       smooth_frame(before, &blk.db[t * B], after, B, out);
+      for (std::size_t b = 0; b < B; ++b) out[b] -= smoothed_background[b];
     }
-    for (std::size_t b = 0; b < B; ++b) out[b] -= smoothed_background[b];
     e[t - begin] = max_of(out, B);
   }
   // The unsmoothed excess of frame t.
@@ -165,6 +207,10 @@ void FeaturePool::add(const MelBlock& blk, std::span<const float> background_db,
     }
     ++run;
     ++active_;
+    if (blk.codes) {
+      const SparseCodes c = blk.codes(t);
+      if (c.known && !code_max_.empty()) add_codes(c);
+    }
     const float* st = &zs[i * B];
     for (std::size_t b = 0; b < B; ++b) {
       const float z = excess(t, b);
@@ -191,17 +237,19 @@ void FeaturePool::add(const MelBlock& blk, std::span<const float> background_db,
     }
   }
   close_run();
-  for (std::size_t i = 0; i < n; ++i) {
-    envelope_energy_ += static_cast<double>(env[i]) * env[i];
-    for (std::size_t k = 0; k < kEnvelopeLags.size(); ++k) {
-      const auto lag = static_cast<std::size_t>(kEnvelopeLags[k]);
-      if (i + lag < n) envelope_lag_[k] += static_cast<double>(env[i]) * env[i + lag];
-    }
+  // One lag at a time, each sum in the order of i as always (the same result to the bit),
+  // without a test per product.
+  for (std::size_t i = 0; i < n; ++i) envelope_energy_ += static_cast<double>(env[i]) * env[i];
+  for (std::size_t k = 0; k < kEnvelopeLags.size(); ++k) {
+    const auto lag = static_cast<std::size_t>(kEnvelopeLags[k]);
+    double sum = envelope_lag_[k];
+    for (std::size_t i = 0; i + lag < n; ++i) sum += static_cast<double>(env[i]) * env[i + lag];
+    envelope_lag_[k] = sum;
   }
 }
 
 std::vector<float> FeaturePool::vector() const {
-  std::vector<float> v(static_cast<std::size_t>(size(bands_)), 0.0f);
+  std::vector<float> v(static_cast<std::size_t>(size(bands_, codes())), 0.0f);
   if (active_ == 0) return v;
   const double a = static_cast<double>(active_);
   std::size_t k = 0;
@@ -227,6 +275,13 @@ std::vector<float> FeaturePool::vector() const {
   v[k++] = static_cast<float>(pitch_weight_ > 0.0 ? std::sqrt(std::max(0.0, sum_log_pitch2_ / pitch_weight_ - pm * pm)) : 0.0);
   v[k++] = static_cast<float>(moves_ > 0 ? sum_pitch_move_ / static_cast<double>(moves_) : 0.0);
   v[k++] = static_cast<float>(seconds_ > 0.0 ? static_cast<double>(syllables_) / seconds_ : 0.0);
+  const double coded = static_cast<double>(std::max<int64_t>(1, coded_));
+  for (std::size_t c = 0; c < code_max_.size(); ++c) {
+    const double m = code_sum_[c] / coded;
+    v[k++] = static_cast<float>(m);
+    v[k++] = static_cast<float>(std::sqrt(std::max(0.0, code_sum2_[c] / coded - m * m)));
+    v[k++] = code_max_[c];
+  }
   return v;
 }
 

@@ -62,6 +62,7 @@ struct LearnCommandOptions {
   double threshold = 0.5;   // default per-species threshold stored in the pack
   int hidden = dsp::SpeciesTrainingOptions{}.hidden;  // hidden units of the model, 0: softmax regression
   double context_s = dsp::SpeciesFeatureSetup{}.context_s;  // audio before a sound that it is judged with
+  int codes = dsp::CodebookOptions{}.codes;  // frame codes learned (dsp/frame_codes.hpp), 0: none
   Config config;            // [detector] applies
 };
 // Learns a profile pack (agent/commands/learn.cpp): progress on `err`, summary on `out`.
@@ -74,6 +75,7 @@ struct SpeciesEvaluateOptions {
   unsigned seed = 1;        // the shuffle of each label's recordings into the folds
   int hidden = dsp::SpeciesTrainingOptions{}.hidden;  // with cross_validate: the model learned (as learn --hidden)
   double context_s = dsp::SpeciesFeatureSetup{}.context_s;  // with cross_validate: as learn --context
+  int codes = dsp::CodebookOptions{}.codes;  // with cross_validate: as learn --codes
   bool json = false;
   Config config;            // [detector] and [species] apply
 };

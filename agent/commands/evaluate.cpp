@@ -235,6 +235,11 @@ Command add_evaluate_command(CLI::App& app) {
       ->needs(c.app->get_option("--cross-validate"))
       ->capture_default_str()
       ->check(CLI::Range(0.0, 60.0));
+  c.app->add_option("--codes", args->species.codes,
+                    "With --cross-validate: frame codes each pack learns (as learn --codes)")
+      ->needs(c.app->get_option("--cross-validate"))
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1024));
   manifest->excludes(c.app->get_option("--annotations"));
   c.app->add_option("--annotation-format", o.annotation_format, "auto, csv, raven or audacity")->default_str("auto");
   c.app->add_option("--audio", o.audio, "The recording a Raven table or Audacity track describes, when it does "

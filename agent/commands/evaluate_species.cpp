@@ -25,6 +25,7 @@ int evaluate_species(const SpeciesEvaluateOptions& o, std::ostream& out, std::os
   LearnOptions learn;
   learn.features = feature_setup_for(o.config.detector, o.context_s);
   learn.training.hidden = o.hidden;
+  learn.codebook.codes = o.codes;
   ProfilePack pack;
   SpeciesPolicy policy;
   if (!o.profiles.empty()) {

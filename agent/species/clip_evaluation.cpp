@@ -27,8 +27,9 @@ std::vector<ClipResult> score_with(const ProfilePack& pack, std::span<const Spec
   std::vector<float> p(static_cast<std::size_t>(pack.model.classes()));
   // As analyze does it (SpeciesIdentifier): every sound joins the bout; it is an event
   // when reported().
-  for (std::size_t i = 0; i < r.pools.size(); ++i) {
-    const auto& pool = bout.add(r.sounds[i].start_s, r.sounds[i].end_s, r.pools[i]);
+  const std::vector<dsp::FeaturePool> pools = coded_pools(r, pack.codebook);
+  for (std::size_t i = 0; i < pools.size(); ++i) {
+    const auto& pool = bout.add(r.sounds[i].start_s, r.sounds[i].end_s, pools[i]);
     if (pool.active_frames() > 0) pack.model.predict(pool.vector(), p);
     for (std::size_t k = 0; k < policies.size(); ++k) {
       ClipResult& c = out[k];

@@ -59,7 +59,7 @@ LoadedProfiles load_profiles(const SpeciesConfig& config, double bird_gate) {
 }
 
 SpeciesIdentifier::SpeciesIdentifier(const ProfilePack& pack, SpeciesPolicy policy, dsp::Detector& detector)
-    : pack_(pack), policy_(std::move(policy)), classifier_(detector.spectrum_layout(), pack.features, pack.model) {
+    : pack_(pack), policy_(std::move(policy)), classifier_(detector.spectrum_layout(), pack.features, pack.model, pack.codebook) {
   detector.listen([this](int64_t frame, std::span<const float> power) { classifier_.add_spectrum(frame, power); });
 }
 

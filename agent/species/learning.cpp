@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <numeric>
+#include <random>
 #include <stdexcept>
 
 #include "agent/audio/sound_file.hpp"
@@ -28,6 +30,26 @@ RecordingSounds extract_sounds(const ManifestEntry& entry, const dsp::DetectorCo
   dsp::SoundHistory history(detector.spectrum_layout(), setup);
   detector.listen([&history](int64_t frame, std::span<const float> power) { history.add_spectrum(frame, power); });
   RecordingSounds r;
+  // Each pool's active frames go to `runs`; each frame's patch, the first time, to r.
+  std::vector<std::pair<int32_t, int32_t>> runs;
+  history.listen_active([&](int64_t frame, const uint8_t* patch) {
+    const auto f = static_cast<int32_t>(frame);
+    if (!runs.empty() && runs.back().second + 1 == f)
+      runs.back().second = f;
+    else
+      runs.emplace_back(f, f);
+    if (patch == nullptr) return;
+    if (r.patch_of_frame.size() <= static_cast<std::size_t>(f)) r.patch_of_frame.resize(static_cast<std::size_t>(f) + 1, -1);
+    const std::size_t values = static_cast<std::size_t>(dsp::kPatchFrames * history.bands());
+    r.patch_of_frame[static_cast<std::size_t>(f)] = static_cast<int32_t>(r.patches.size() / values);
+    r.patches.insert(r.patches.end(), patch, patch + values);
+  });
+  auto pool = [&](double start_s, double end_s, std::vector<std::vector<std::pair<int32_t, int32_t>>>& active) {
+    runs.clear();
+    dsp::FeaturePool p = history.pool(start_s, end_s);
+    active.push_back(runs);
+    return p;
+  };
   r.path = entry.path;
   r.label = entry.label;
   r.common_name = entry.common_name;
@@ -39,13 +61,14 @@ RecordingSounds extract_sounds(const ManifestEntry& entry, const dsp::DetectorCo
   const double window_s = 5.0;
   std::vector<dsp::FeaturePool> windows;
   std::vector<dsp::Sound> window_times;
+  std::vector<std::vector<std::pair<int32_t, int32_t>>> window_active;
   double next_window_s = std::max(window_s, from_s + window_s);
   int64_t samples = 0;
   auto take = [&] {
     for (const dsp::Sound& s : sounds) {
       if (s.end_s < from_s || s.start_s > to_s) continue;
       r.sounds.push_back(s);
-      r.pools.push_back(history.sound_pool(s.start_s, s.end_s));
+      r.pools.push_back(pool(s.start_s - setup.context_s, s.end_s, r.active));
     }
     sounds.clear();
   };
@@ -56,7 +79,7 @@ RecordingSounds extract_sounds(const ManifestEntry& entry, const dsp::DetectorCo
       w.end_s = std::min(next_window_s, now_s);
       if (w.start_s < to_s) {
         window_times.push_back(w);
-        windows.push_back(history.pool(w.start_s, w.end_s));
+        windows.push_back(pool(w.start_s, w.end_s, window_active));
       }
       next_window_s += window_s;
       if (last) break;
@@ -76,9 +99,29 @@ RecordingSounds extract_sounds(const ManifestEntry& entry, const dsp::DetectorCo
   if (r.sounds.empty()) {
     r.sounds = window_times;
     r.pools = windows;
+    r.active = window_active;
     r.whole_windows = true;
   }
   return r;
+}
+
+std::vector<dsp::FeaturePool> coded_pools(const RecordingSounds& r, const dsp::FrameCodebook& codebook) {
+  if (codebook.empty()) return r.pools;
+  if (!r.pools.empty() && codebook.inputs != dsp::kPatchFrames * r.pools.front().bands())
+    throw std::invalid_argument("codebook: patches of " + std::to_string(codebook.inputs) + " values, the recording's have " +
+                                std::to_string(dsp::kPatchFrames * r.pools.front().bands()));
+  const auto K = static_cast<std::size_t>(codebook.codes()), values = static_cast<std::size_t>(codebook.inputs);
+  const std::size_t n = r.patches.size() / values;
+  std::vector<float> codes(n * K);
+  for (std::size_t i = 0; i < n; ++i) codebook.encode(&r.patches[i * values], &codes[i * K]);
+  std::vector<dsp::FeaturePool> out = r.pools;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    out[i].reset_codes(codebook.codes());
+    for (const auto& [first, last] : r.active[i])
+      for (int32_t f = first; f <= last; ++f)
+        out[i].add_codes(&codes[static_cast<std::size_t>(r.patch_of_frame[static_cast<std::size_t>(f)]) * K]);
+  }
+  return out;
 }
 
 std::vector<RecordingSounds> extract_all(const std::vector<ManifestEntry>& entries,
@@ -123,7 +166,7 @@ void add_recording(const RecordingSounds& r, int label, double bout_gap_s, int m
   for (std::size_t i = 0; i < r.pools.size(); ++i)
     if (r.pools[i].active_frames() > 0) usable.push_back(i);
   if (usable.empty()) return;
-  const int bands = r.pools[usable[0]].bands();
+  const int bands = r.pools[usable[0]].bands(), codes = r.pools[usable[0]].codes();
   // Single sounds: the loudest ones when there are many (they are the recordist's bird).
   std::vector<std::size_t> chosen = usable;
   if (static_cast<int>(chosen.size()) > max_sounds) {
@@ -134,7 +177,7 @@ void add_recording(const RecordingSounds& r, int label, double bout_gap_s, int m
   for (std::size_t i : chosen) ex.add(r.pools[i], label, static_cast<float>(1.0 / 3.0 / static_cast<double>(chosen.size())));
   // Bouts and the whole recording.
   std::vector<dsp::FeaturePool> bouts;
-  dsp::FeaturePool whole(bands), bout(bands);
+  dsp::FeaturePool whole(bands, codes), bout(bands, codes);
   double bout_end = -1e300;
   for (std::size_t i : usable) {
     whole.add(r.pools[i]);
@@ -261,12 +304,43 @@ ProfilePack learn_pack(const std::vector<RecordingSounds>& recs, const LearnOpti
   if (labels.classes.size() < 2)
     throw std::invalid_argument("learning needs recordings of at least two labels with detected sounds, got " +
                                 std::to_string(labels.classes.size()));
-  const int F = dsp::FeaturePool::size(o.features.mel.bands);
-  std::vector<const RecordingSounds*> usable;
+  std::vector<const RecordingSounds*> heard;
   for (const auto& r : recs)
-    if (labels.index.count(r.label)) usable.push_back(&r);
+    if (labels.index.count(r.label)) heard.push_back(&r);
 
+  // The codebook, from a sample of each training recording's patches (so that a long
+  // recording does not make the words of its own bird); then every pool gets its codes.
+  // The calibration folds below reuse it: it learns no labels, only what patches look like.
   ProfilePack pack;
+  if (o.codebook.codes > 0) {
+    const auto values = static_cast<std::size_t>(dsp::kPatchFrames * o.features.mel.bands);
+    std::vector<uint8_t> sample;
+    std::mt19937 rng(o.codebook.seed);
+    for (const auto* r : heard) {
+      std::vector<std::size_t> idx(r->patches.size() / values);
+      std::iota(idx.begin(), idx.end(), 0);
+      std::shuffle(idx.begin(), idx.end(), rng);
+      idx.resize(std::min(idx.size(), static_cast<std::size_t>(std::max(0, o.patches_per_recording))));
+      for (std::size_t i : idx) sample.insert(sample.end(), &r->patches[i * values], &r->patches[i * values] + values);
+    }
+    pack.codebook = dsp::learn_codebook(sample, static_cast<int>(values), o.codebook);
+  }
+  std::vector<RecordingSounds> coded;
+  coded.reserve(heard.size());
+  for (const auto* r : heard) {
+    RecordingSounds c;
+    c.path = r->path;
+    c.label = r->label;
+    c.audio_s = r->audio_s;
+    c.sounds = r->sounds;
+    c.pools = coded_pools(*r, pack.codebook);
+    c.whole_windows = r->whole_windows;
+    coded.push_back(std::move(c));
+  }
+  std::vector<const RecordingSounds*> usable;
+  for (const auto& r : coded) usable.push_back(&r);
+  const int F = dsp::FeaturePool::size(o.features.mel.bands, pack.codebook.codes());
+
   pack.model = fit(usable, labels, o, F);
 
   calibrate(pack.model, usable, labels, o, F);
@@ -297,11 +371,12 @@ std::vector<ClassifiedSound> classify_sounds(const ProfilePack& pack, const Reco
   if (r.whole_windows) return out;  // the detector heard nothing: no event to classify
   dsp::Bout bout(pack.features.bout_gap_s);
   std::vector<float> p(static_cast<std::size_t>(pack.model.classes()));
-  for (std::size_t i = 0; i < r.pools.size(); ++i) {
+  const std::vector<dsp::FeaturePool> pools = coded_pools(r, pack.codebook);
+  for (std::size_t i = 0; i < pools.size(); ++i) {
     ClassifiedSound c;
     c.start_s = r.sounds[i].start_s;
     c.end_s = r.sounds[i].end_s;
-    const auto& pool = bout.add(c.start_s, c.end_s, r.pools[i]);
+    const auto& pool = bout.add(c.start_s, c.end_s, pools[i]);
     if (pool.active_frames() > 0) {
       pack.model.predict(pool.vector(), p);
       const auto best = std::max_element(p.begin(), p.end());

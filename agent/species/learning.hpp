@@ -28,9 +28,19 @@ struct RecordingSounds {
   std::string common_name;
   double audio_s = 0.0;
   std::vector<dsp::Sound> sounds;
-  std::vector<dsp::FeaturePool> pools;  // one per sound
+  std::vector<dsp::FeaturePool> pools;  // one per sound, without codes
   bool whole_windows = false;           // no sound was detected: pools are 5 s windows
+  // The codebook is learned after extraction, from the training recordings only, so
+  // extraction keeps what codes are made of: the patch of each frame a pool found active
+  // (taken once, as SoundHistory codes it once), and each pool's runs of active frames.
+  std::vector<uint8_t> patches;                                  // dsp::make_patch, one after another
+  std::vector<int32_t> patch_of_frame;                           // per frame: index in patches, -1: none
+  std::vector<std::vector<std::pair<int32_t, int32_t>>> active;  // per pool: runs [first, last] of frames
 };
+
+// The pools of a recording with the codes of `codebook` added (the pools as they are
+// when it is empty).
+std::vector<dsp::FeaturePool> coded_pools(const RecordingSounds& recording, const dsp::FrameCodebook& codebook);
 
 // Decodes one recording and extracts its sounds, every sound the detector outlines however
 // bird-like (as a pack classifies them: identification.hpp), only those overlapping
@@ -64,6 +74,8 @@ dsp::SpeciesFeatureSetup feature_setup_for(const dsp::DetectorConfig& detector,
 
 struct LearnOptions {
   dsp::SpeciesFeatureSetup features;
+  dsp::CodebookOptions codebook;      // codebook.codes = 0: summary features only
+  int patches_per_recording = 300;    // the codebook learns from at most this many patches of each recording
   dsp::SpeciesTrainingOptions training;
   double threshold = 0.5;         // default per-species threshold stored in the pack
   int calibration_folds = 5;      // held-out folds for the temperature and curve; 0: no calibration
@@ -83,7 +95,8 @@ struct ClassifiedSound {
   int best = -1;             // class index, -1: nothing to classify
   float probability = 0.0f;
 };
-// Classifies a recording's sounds as the live classifier would (bouts included).
+// Classifies a recording's sounds as the live classifier would (bouts included, codes
+// of the pack's codebook).
 std::vector<ClassifiedSound> classify_sounds(const ProfilePack& pack, const RecordingSounds& recording);
 
 }  // namespace birdsong

@@ -57,7 +57,7 @@ std::vector<double> shortest(std::span<const float> values) {
 std::string serialize_profile_pack(const ProfilePack& p) {
   using nlohmann::json;
   json j;
-  j["feature_version"] = dsp::kSpeciesFeatureVersion;
+  j["feature_version"] = p.codebook.empty() ? dsp::kSpeciesFeatureVersionWithoutCodes : dsp::kSpeciesFeatureVersion;
   j["description"] = p.description;
   j["demo"] = p.demo;
   j["created_by"] = p.created_by;
@@ -106,6 +106,14 @@ std::string serialize_profile_pack(const ProfilePack& p) {
   }
   if (!m.calibration().probability.empty())
     j["model"]["calibration"] = {{"probability", m.calibration().probability}, {"right", m.calibration().right}};
+  const auto& cb = p.codebook;
+  if (!cb.empty())
+    j["codebook"] = {{"patch_frames", dsp::kPatchFrames},
+                     {"patch_step_db", dsp::kPatchStepDb},
+                     {"alpha", cb.alpha},
+                     {"mean", shortest(cb.mean)},
+                     {"whitening", rows(cb.whitening, static_cast<std::size_t>(cb.dims()))},
+                     {"centroids", rows(cb.centroids, static_cast<std::size_t>(cb.codes()))}};
   const auto& t = p.training;
   j["training"] = {{"recordings", t.recordings}, {"sounds", t.sounds},       {"examples", t.examples},
                    {"audio_s", t.audio_s},       {"hidden", t.hidden},       {"l2", t.l2},
@@ -144,9 +152,13 @@ ProfilePack parse_profile_pack(const std::string& bytes, const std::string& orig
   try {
     const auto j = nlohmann::json::parse(payload);
     const int fv = j.at("feature_version").get<int>();
-    if (fv != dsp::kSpeciesFeatureVersion)
-      throw fail("profiles use feature version " + std::to_string(fv) + ", this agent computes version " +
+    if (fv != dsp::kSpeciesFeatureVersion && fv != dsp::kSpeciesFeatureVersionWithoutCodes)
+      throw fail("profiles use feature version " + std::to_string(fv) + ", this agent computes versions " +
+                 std::to_string(dsp::kSpeciesFeatureVersionWithoutCodes) + " and " +
                  std::to_string(dsp::kSpeciesFeatureVersion) + ": learn the pack again with this version");
+    if ((fv == dsp::kSpeciesFeatureVersion) != j.contains("codebook"))
+      throw fail("damaged profile pack: feature version " + std::to_string(fv) +
+                 (j.contains("codebook") ? " with" : " without") + " a codebook");
     p.description = j.at("description").get<std::string>();
     p.demo = j.at("demo").get<bool>();
     p.created_by = j.value("created_by", "");
@@ -199,9 +211,26 @@ ProfilePack parse_profile_pack(const std::string& bytes, const std::string& orig
     if (m.contains("calibration"))  // packs learned before the curve have none: the softmax as it is
       p.model.set_calibration({m.at("calibration").at("probability").get<std::vector<float>>(),
                                m.at("calibration").at("right").get<std::vector<float>>()});
-    if (p.model.feature_count() != dsp::FeaturePool::size(s.mel.bands))
+    if (j.contains("codebook")) {  // packs learned with --codes 0 (the default) have none
+      const auto& c = j.at("codebook");
+      if (c.at("patch_frames").get<int>() != dsp::kPatchFrames || c.at("patch_step_db").get<float>() != dsp::kPatchStepDb)
+        throw fail("damaged profile pack: codebook patches are not of " + std::to_string(dsp::kPatchFrames) +
+                   " frames in quarter-dB steps");
+      auto& cb = p.codebook;
+      cb.alpha = c.at("alpha").get<float>();
+      cb.mean = c.at("mean").get<std::vector<float>>();
+      cb.inputs = static_cast<int>(cb.mean.size());
+      cb.whitening = flat(c.at("whitening"));
+      cb.centroids = flat(c.at("centroids"));
+      dsp::validate(cb);
+      if (cb.inputs != dsp::kPatchFrames * s.mel.bands)
+        throw fail("damaged profile pack: codebook patches of " + std::to_string(cb.inputs) + " values, expected " +
+                   std::to_string(dsp::kPatchFrames * s.mel.bands));
+    }
+    const int features = dsp::FeaturePool::size(s.mel.bands, p.codebook.codes());
+    if (p.model.feature_count() != features)
       throw fail("damaged profile pack: model has " + std::to_string(p.model.feature_count()) + " features, expected " +
-                 std::to_string(dsp::FeaturePool::size(s.mel.bands)));
+                 std::to_string(features));
     const auto& t = j.at("training");
     p.training.recordings = t.at("recordings");
     p.training.sounds = t.at("sounds");

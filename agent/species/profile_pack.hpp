@@ -5,7 +5,7 @@
 //   rest:    a JSON object (the payload); the CRC-32 (IEEE) is over its exact bytes.
 // The payload holds the feature version and settings (in Hz and seconds, so the pack
 // works at any sample rate >= min_sample_rate_hz), the classes (label, common name,
-// threshold, training counts), the model (standardisation, the hidden layer if any,
+// threshold, training counts), the codebook of frame codes if any (dsp/frame_codes.hpp), the model (standardisation, the hidden layer if any,
 // weights, temperature, calibration curve) and training statistics. The curve is optional: packs learned before
 // it, and packs too small to hold recordings out, have none. A pack of another format or
 // feature version, or one whose checksum does not match, is refused with one line saying so.
@@ -53,6 +53,7 @@ struct ProfilePack {
   std::string created_by;
   dsp::SpeciesFeatureSetup features;
   std::vector<SpeciesClass> classes;
+  dsp::FrameCodebook codebook;  // empty: the model reads the summary features only
   dsp::SpeciesModel model;
   TrainingSummary training;
 

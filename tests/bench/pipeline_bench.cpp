@@ -1,12 +1,14 @@
 // Performance of the whole pipeline against its floor, on real recordings (issue 9).
 //
 //   birdsong_pipeline_bench [--data DIR] [--repeat N] [--live-s S] [--no-live] [--work DIR] [--context S]
+//                          [--codes N]
 //
 // What it measures, in this order (every CPU time is the thread's or the child's own
 // CPU time, user + system, not wall time, and the best of --repeat runs):
 //   1. a species pack learned from the first half (rounded up) of each label's
 //      recordings in DIR/species and DIR/negatives; the other half is benchmarked
-//      (--context S: the pack judges each sound with S seconds before it, as learn --context);
+//      (--context S: the pack judges each sound with S seconds before it, as learn --context;
+//      --codes N: it learns N frame codes, as learn --codes);
 //   2. the floor: decoding the held-out recordings (as 16-bit WAV, written to a
 //      temporary folder, never into the repository) plus the bare KissFFT STFT of the
 //      detector (Hann window, power spectrum), nothing else;
@@ -384,6 +386,7 @@ struct Options {
   bool live = true;
   std::string work;  // keep files here (empty: a temporary folder)
   double context_s = dsp::SpeciesFeatureSetup{}.context_s;
+  int codes = dsp::CodebookOptions{}.codes;
 };
 
 void live_agent(const Options& o, const std::vector<Recording>& recordings, const std::string& pack,
@@ -476,9 +479,10 @@ int main(int argc, char** argv) {
     else if (a == "--agent") o.agent = value();
     else if (a == "--work") o.work = value();
     else if (a == "--context") o.context_s = std::stod(value());
+    else if (a == "--codes") o.codes = std::stoi(value());
     else {
       std::cerr << "usage: birdsong_pipeline_bench [--data DIR] [--repeat N] [--live-s S] [--no-live] [--agent EXE] [--work DIR] "
-                   "[--context S]\n";
+                   "[--context S] [--codes N]\n";
       return 2;
     }
   }
@@ -504,6 +508,7 @@ int main(int argc, char** argv) {
   LearnOptions learn;
   learn.features = feature_setup_for(config.detector, o.context_s);
   learn.description = "pipeline_bench: first half of each label";
+  learn.codebook.codes = o.codes;
   const auto extracted = extract_all(split.learn, config.detector, learn.features, nullptr, failed);
   const ProfilePack pack = learn_pack(extracted, learn);
   const std::string pack_path = tmp / "bench.pack";
@@ -511,8 +516,8 @@ int main(int argc, char** argv) {
   config.species.profiles = pack_path;
   const LoadedProfiles profiles = load_profiles(config.species, config.detector.min_confidence);
   line("pipeline_bench: %s", o.data.c_str());
-  line("pack: %zu classes learned from %zu recordings (first half of each label) in %.1f s CPU; %g s context",
-       pack.classes.size(), split.learn.size(), thread_cpu_s() - t0, pack.features.context_s);
+  line("pack: %zu classes learned from %zu recordings (first half of each label) in %.1f s CPU; %g s context; %d codes",
+       pack.classes.size(), split.learn.size(), thread_cpu_s() - t0, pack.features.context_s, pack.codebook.codes());
 
   // 2. The held-out recordings, decoded once (original format) and written as WAV.
   std::vector<Recording> recordings;

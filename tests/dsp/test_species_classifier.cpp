@@ -179,7 +179,7 @@ TEST_CASE("species features: the 3x3 smoothing is the mean of the neighbours ins
   };
   for (const Case& c : cases) {
     const std::vector<float> peak(c.db.size() / bands, 3000.0f);
-    dsp::MelBlock block{bands, 62.5, c.db, peak, c.begin, c.begin + 1, {}};
+    dsp::MelBlock block{bands, 62.5, c.db, peak, c.begin, c.begin + 1, {}, {}};
     dsp::FeaturePool pool(bands);
     pool.add(block, background, dsp::SpeciesFeatureConfig{});
     REQUIRE(pool.active_frames() == 1);
@@ -228,7 +228,7 @@ TEST_CASE("species features: the history's cached smoothing pools exactly as smo
                                                                        static_cast<std::size_t>(c1 - c0 + 1)),
                               static_cast<std::size_t>(first - c0),
                               static_cast<std::size_t>(last - c0 + 1),
-                              {}};
+                              {}, {}};
     dsp::FeaturePool expected(kBands);
     expected.add(block, history.background_db(), setup.features);
     REQUIRE(pooled.active_frames() > 10);

@@ -37,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     detector.frame_s = pack.features.mel.frame_s;
     birdsong::dsp::validate(detector);
     birdsong::dsp::Stft stft(birdsong::dsp::detector_spectrum_layout(rate_hz, detector));
-    birdsong::dsp::SpeciesClassifier classifier(stft.layout(), pack.features, pack.model);
+    birdsong::dsp::SpeciesClassifier classifier(stft.layout(), pack.features, pack.model, pack.codebook);
     std::vector<float> x(4800);
     uint32_t state = 1;
     for (float& v : x) v = static_cast<float>(static_cast<int32_t>(state = state * 1664525u + 1013904223u)) / 2.2e10f;

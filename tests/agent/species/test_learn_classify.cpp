@@ -75,11 +75,13 @@ std::vector<RecordingSounds> extract_set(const test::TempDir& dir, const std::st
 }
 
 // For the tests of cross-validation's bookkeeping (folds, threshold sweep, gate), not of
-// the model: 16 hidden units take the same path as the default 128 and learn about eight
-// times faster, which matters in the cross-build stage, where the tests run under qemu.
+// the model: 16 hidden units and 16 frame codes take the same path as the default 128 and
+// 256 and learn about eight times faster, which matters in the cross-build stage, where
+// the tests run under qemu.
 LearnOptions bookkeeping_options() {
   LearnOptions o;
   o.training.hidden = 16;
+  o.codebook.codes = 16;
   return o;
 }
 
@@ -93,9 +95,11 @@ TEST_CASE("learn, evaluate, analyze: synthetic species are learned and recognise
   LearnCommandOptions lo;
   lo.manifest = train;
   lo.output = dir / "synthetic.pack";
+  lo.codes = 32;  // the whole path with frame codes: learn, pack, evaluate, analyze
   std::ostringstream out, err;
   REQUIRE(learn(lo, out, err) == kExitOk);
   CHECK(out.str().find("4 classes from 10 recordings") != std::string::npos);
+  CHECK(out.str().find("32 frame codes") != std::string::npos);
   CHECK(err.str().find("10/10 recordings analysed") != std::string::npos);
 
   const ProfilePack pack = load_profile_pack(lo.output);

@@ -106,8 +106,55 @@ TEST_CASE("profile pack: a damaged pack, another format or feature version is re
   CHECK_THROWS_WITH_AS(parse_profile_pack("RIFF....WAVE", "x.wav"),
                        doctest::Contains("x.wav: not a birdsong profile pack"), ProfilePackError);
   // A payload with a correct checksum but another feature version.
-  const std::string version = "\"feature_version\": " + std::to_string(dsp::kSpeciesFeatureVersion);
+  const std::string version = "\"feature_version\": " + std::to_string(dsp::kSpeciesFeatureVersionWithoutCodes);
   CHECK_THROWS_WITH_AS(parse_profile_pack(edited(bytes, version, "\"feature_version\": 99"), "p.pack"),
                        doctest::Contains("p.pack: profiles use feature version 99"), ProfilePackError);
+  // Version 4 is version 3 with a codebook: one without is damaged.
+  CHECK_THROWS_WITH_AS(parse_profile_pack(edited(bytes, version, "\"feature_version\": 4"), "p.pack"),
+                       "p.pack: damaged profile pack: feature version 4 without a codebook", ProfilePackError);
   CHECK(crc32("123456789") == 0xCBF43926u);  // the IEEE check value
+}
+
+TEST_CASE("profile pack: the codebook is saved and loaded; one that does not fit is refused") {
+  ProfilePack p = small_pack();
+  const int bands = p.features.mel.bands, inputs = dsp::kPatchFrames * bands, dims = 2, codes = 3;
+  auto& cb = p.codebook;
+  cb.inputs = inputs;
+  cb.alpha = 0.25f;
+  cb.mean.assign(static_cast<std::size_t>(inputs), 1.5f);
+  cb.whitening.resize(static_cast<std::size_t>(inputs * dims));
+  for (std::size_t i = 0; i < cb.whitening.size(); ++i) cb.whitening[i] = static_cast<float>(i % 11) * 0.01f;
+  cb.centroids = {0.6f, 0.0f, 1.0f, 0.8f, 1.0f, 0.0f};  // dims x codes: columns of unit length
+  const int F = dsp::FeaturePool::size(bands, codes);
+  p.model = dsp::SpeciesModel(2, std::vector<float>(static_cast<std::size_t>(F), 1.0f),
+                              std::vector<float>(static_cast<std::size_t>(F), 2.0f),
+                              std::vector<float>(static_cast<std::size_t>(2 * F), 0.5f), {0.5f, -0.5f}, 1.0);
+  const std::string bytes = serialize_profile_pack(p);
+  CHECK(bytes.find("\"feature_version\": 4") != std::string::npos);
+  const ProfilePack q = parse_profile_pack(bytes, "p.pack");
+  CHECK(q.codebook.codes() == codes);
+  CHECK(q.codebook.dims() == dims);
+  CHECK(q.codebook.alpha == 0.25f);
+  CHECK(q.codebook.mean == cb.mean);
+  CHECK(q.codebook.whitening == cb.whitening);
+  CHECK(q.codebook.centroids == cb.centroids);
+  // The model must read the codes too: a pack whose model reads the summary only is damaged.
+  ProfilePack summary_only = p;
+  summary_only.model = small_pack().model;
+  const std::string fewer = "p.pack: damaged profile pack: model has " +
+                            std::to_string(dsp::FeaturePool::size(bands)) + " features, expected " + std::to_string(F);
+  CHECK_THROWS_WITH_AS(parse_profile_pack(serialize_profile_pack(summary_only), "p.pack"), fewer.c_str(),
+                       ProfilePackError);
+  // A codebook of patches of another band count.
+  ProfilePack narrow = p;
+  narrow.codebook.mean.resize(static_cast<std::size_t>(dsp::kPatchFrames * 8));
+  narrow.codebook.inputs = dsp::kPatchFrames * 8;
+  narrow.codebook.whitening.resize(static_cast<std::size_t>(narrow.codebook.inputs * dims));
+  const std::string narrower =
+      "p.pack: damaged profile pack: codebook patches of 24 values, expected " + std::to_string(inputs);
+  CHECK_THROWS_WITH_AS(parse_profile_pack(serialize_profile_pack(narrow), "p.pack"), narrower.c_str(),
+                       ProfilePackError);
+  CHECK_THROWS_WITH_AS(parse_profile_pack(edited(bytes, "\"patch_frames\": 3", "\"patch_frames\": 4"), "p.pack"),
+                       doctest::Contains("p.pack: damaged profile pack: codebook patches are not of 3 frames"),
+                       ProfilePackError);
 }
