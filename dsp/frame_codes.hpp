@@ -61,11 +61,11 @@ struct FrameCodebook {
 void validate(const FrameCodebook& codebook);
 
 struct CodebookOptions {
-  // 0: no codebook, the default: codes name more recordings only when there are many
-  // of them (256), and those cost more CPU than the 20 % classification may add (README,
-  // Species profiles and Performance).
+  // 0: no codebook, the default: the one setting measured to name clearly more
+  // recordings (256 codes on every frame) costs more CPU than the 20 % classification may
+  // add (README, Species profiles and Performance).
   int codes = 0;
-  double kept_variance = 0.99;   // of the whitened patch
+  double kept_variance = 0.99;   // share of the patches' variance the principal axes kept hold
   float alpha = 0.25f;
   int iterations = 30;           // of spherical k-means
   uint32_t seed = 20261207;      // fixed: the same patches always learn the same codebook
