@@ -1,5 +1,7 @@
 #include "dsp/frame_codes.hpp"
 
+#include "dsp/dense_rows.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -27,25 +29,18 @@ void make_patch(const float* before, const float* row, const float* after, std::
 void FrameCodebook::encode(const uint8_t* patch, float* out) const {
   const auto I = static_cast<std::size_t>(inputs), D = static_cast<std::size_t>(dims()),
              K = static_cast<std::size_t>(codes());
-  thread_local std::vector<float> whitened;  // allocated once per thread
+  thread_local std::vector<float> centred, whitened;  // allocated once per thread
+  centred.resize(I);
+  for (std::size_t i = 0; i < I; ++i) centred[i] = static_cast<float>(patch[i]) * kPatchStepDb - mean[i];
   whitened.assign(D, 0.0f);
-  float* __restrict z = whitened.data();
-  const float* __restrict w = whitening.data();
-  for (std::size_t i = 0; i < I; ++i, w += D) {
-    const float x = static_cast<float>(patch[i]) * kPatchStepDb - mean[i];
-    for (std::size_t d = 0; d < D; ++d) z[d] += w[d] * x;
-  }
+  add_rows(centred.data(), I, whitening.data(), D, whitened.data());
   float norm2 = 0.0f;
-  for (std::size_t d = 0; d < D; ++d) norm2 += z[d] * z[d];
+  for (float z : whitened) norm2 += z * z;
   const float inv = 1.0f / (std::sqrt(norm2) + 1e-8f);
-  float* __restrict o = out;
-  const float* __restrict c = centroids.data();
-  std::fill_n(o, K, 0.0f);
-  for (std::size_t d = 0; d < D; ++d, c += K) {
-    const float zd = z[d] * inv;
-    for (std::size_t k = 0; k < K; ++k) o[k] += c[k] * zd;
-  }
-  for (std::size_t k = 0; k < K; ++k) o[k] = std::max(0.0f, o[k] - alpha);
+  for (float& z : whitened) z *= inv;
+  std::fill_n(out, K, 0.0f);
+  add_rows(whitened.data(), D, centroids.data(), K, out);
+  for (std::size_t k = 0; k < K; ++k) out[k] = std::max(0.0f, out[k] - alpha);
 }
 
 void validate(const FrameCodebook& cb) {
@@ -194,10 +189,7 @@ FrameCodebook learn_codebook(std::span<const uint8_t> patches, int inputs, const
     for (std::size_t p = 0; p < n; ++p) {
       const float* zp = &z[p * D];
       std::fill(dots.begin(), dots.end(), 0.0f);
-      for (std::size_t d = 0; d < D; ++d) {
-        const float* row = &ct[d * K];
-        for (std::size_t k = 0; k < K; ++k) dots[k] += row[k] * zp[d];
-      }
+      add_rows(zp, D, ct.data(), K, dots.data());
       const auto arg = static_cast<std::size_t>(std::max_element(dots.begin(), dots.end()) - dots.begin());
       moved = moved || member[p] != arg;
       member[p] = arg;

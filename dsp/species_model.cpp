@@ -1,5 +1,7 @@
 #include "dsp/species_model.hpp"
 
+#include "dsp/dense_rows.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -38,10 +40,7 @@ struct Adam {
 void rectified_units(std::span<const float> z, const float* w, std::span<const float> bias, std::span<float> units) {
   const std::size_t h = units.size();
   std::copy(bias.begin(), bias.end(), units.begin());
-  for (std::size_t j = 0; j < z.size(); ++j, w += h) {
-    const float v = z[j];
-    for (std::size_t k = 0; k < h; ++k) units[k] += v * w[k];
-  }
+  add_rows(z.data(), z.size(), w, h, units.data());
   for (float& u : units) u = std::max(u, 0.0f);
 }
 
