@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dsp/species_classifier.hpp"
@@ -62,7 +63,7 @@ struct ProfilePack {
   double min_sample_rate_hz() const { return 2.0 * features.mel.max_hz; }
 };
 
-uint32_t crc32(const std::string& bytes);
+uint32_t crc32(std::string_view bytes);
 
 // Writes the pack. Throws ProfilePackError when the file cannot be written.
 void save_profile_pack(const ProfilePack& pack, const std::string& path);

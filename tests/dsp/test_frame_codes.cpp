@@ -59,6 +59,30 @@ TEST_CASE("frame codes: a patch is each band's excess over the background, clipp
   CHECK(std::vector<int>(patch, patch + 6) == std::vector<int>{0, 0, 0, 40, 255, 1});
 }
 
+TEST_CASE("frame codes: a patch of many bands holds the same bytes as the clipped, rounded excess") {
+  // 40 bands (the vectorised loop's whole registers and its remainder), excess from far
+  // below to far above the range, on and between the rounding points.
+  const int bands = 40;
+  std::vector<float> background(bands), frames(3 * bands);
+  for (int b = 0; b < bands; ++b) background[static_cast<std::size_t>(b)] = -70.0f + 0.5f * static_cast<float>(b);
+  for (int i = 0; i < 3 * bands; ++i) {
+    const float excess = -900.0f + 7.3f * static_cast<float>(i) + (i % 5 == 0 ? 0.125f : 0.0f);
+    frames[static_cast<std::size_t>(i)] = background[static_cast<std::size_t>(i % bands)] + excess;
+  }
+  frames[5] = background[5] + 63.875f;   // rounds up past 255: 255
+  frames[6] = background[6] - 0.124f;    // just below: 0
+  std::vector<uint8_t> patch(3 * bands);
+  dsp::make_patch(&frames[0], &frames[bands], &frames[2 * bands], background, patch.data());
+  for (int i = 0; i < 3 * bands; ++i) {
+    CAPTURE(i);
+    const auto k = static_cast<std::size_t>(i);
+    const float steps = std::clamp((frames[k] - background[k % bands]) / dsp::kPatchStepDb, 0.0f, 255.0f);
+    CHECK(int{patch[k]} == static_cast<int>(steps + 0.5f));
+  }
+  CHECK(int{patch[5]} == 255);
+  CHECK(int{patch[6]} == 0);
+}
+
 TEST_CASE("frame codes: the codebook learns one code per shape of patch") {
   const int bands = 16, shapes = 4, inputs = dsp::kPatchFrames * bands;
   const std::vector<uint8_t> patches = clustered_patches(shapes, 50, bands, 7);

@@ -54,6 +54,18 @@ TEST_CASE("profile pack: what is saved is loaded") {
   CHECK(q.model.calibration().probability.empty());  // none learned: none saved, none loaded
 }
 
+TEST_CASE("profile pack: a path that is no pack file is refused with one line") {
+  test::TempDir dir;
+  CHECK_THROWS_WITH_AS(load_profile_pack(dir / "absent.pack"), doctest::Contains("absent.pack: cannot open profile pack"),
+                       ProfilePackError);
+  // A directory opens as a stream on Linux; its "size" is not a file's.
+  CHECK_THROWS_WITH_AS(load_profile_pack(dir / "."),
+                       doctest::Contains(": cannot read profile pack: not a regular file"), ProfilePackError);
+  std::ofstream(dir / "empty.pack").close();
+  CHECK_THROWS_WITH_AS(load_profile_pack(dir / "empty.pack"), doctest::Contains("empty.pack: not a birdsong profile pack"),
+                       ProfilePackError);
+}
+
 TEST_CASE("profile pack: a model with a hidden layer is saved and loaded; an unknown kind is refused") {
   ProfilePack p = small_pack();
   const auto F = static_cast<std::size_t>(dsp::FeaturePool::size(p.features.mel.bands));
