@@ -44,9 +44,10 @@ RecordingSounds extract_sounds(const ManifestEntry& entry, const dsp::DetectorCo
     r.patch_of_frame[static_cast<std::size_t>(f)] = static_cast<int32_t>(r.patches.size() / values);
     r.patches.insert(r.patches.end(), patch, patch + values);
   });
-  auto pool = [&](double start_s, double end_s, std::vector<std::vector<std::pair<int32_t, int32_t>>>& active) {
+  // Takes a pool from the history (`take_pool`) and records its active frames in `active`.
+  auto pooled = [&](auto take_pool, std::vector<std::vector<std::pair<int32_t, int32_t>>>& active) {
     runs.clear();
-    dsp::FeaturePool p = history.pool(start_s, end_s);
+    dsp::FeaturePool p = take_pool();
     active.push_back(runs);
     return p;
   };
@@ -68,7 +69,7 @@ RecordingSounds extract_sounds(const ManifestEntry& entry, const dsp::DetectorCo
     for (const dsp::Sound& s : sounds) {
       if (s.end_s < from_s || s.start_s > to_s) continue;
       r.sounds.push_back(s);
-      r.pools.push_back(pool(s.start_s - setup.context_s, s.end_s, r.active));
+      r.pools.push_back(pooled([&] { return history.sound_pool(s.start_s, s.end_s); }, r.active));
     }
     sounds.clear();
   };
@@ -79,7 +80,7 @@ RecordingSounds extract_sounds(const ManifestEntry& entry, const dsp::DetectorCo
       w.end_s = std::min(next_window_s, now_s);
       if (w.start_s < to_s) {
         window_times.push_back(w);
-        windows.push_back(pool(w.start_s, w.end_s, window_active));
+        windows.push_back(pooled([&] { return history.pool(w.start_s, w.end_s); }, window_active));
       }
       next_window_s += window_s;
       if (last) break;
@@ -331,6 +332,7 @@ ProfilePack learn_pack(const std::vector<RecordingSounds>& recs, const LearnOpti
     RecordingSounds c;
     c.path = r->path;
     c.label = r->label;
+    c.common_name = r->common_name;
     c.audio_s = r->audio_s;
     c.sounds = r->sounds;
     c.pools = coded_pools(*r, pack.codebook);

@@ -75,9 +75,9 @@ std::vector<RecordingSounds> extract_set(const test::TempDir& dir, const std::st
 }
 
 // For the tests of cross-validation's bookkeeping (folds, threshold sweep, gate), not of
-// the model: 16 hidden units and 16 frame codes take the same path as the default 128 and
-// 256 and learn about eight times faster, which matters in the cross-build stage, where
-// the tests run under qemu.
+// the model: 16 hidden units take the same path as the default 128, and 16 frame codes the
+// path of `--codes 256`, and learn about eight times faster, which matters in the
+// cross-build stage, where the tests run under qemu.
 LearnOptions bookkeeping_options() {
   LearnOptions o;
   o.training.hidden = 16;
